@@ -1,0 +1,200 @@
+"""Hidden checks of the `trainer` assignment (instructor only: the release leaves this file out).
+
+They compare the submission with the reference solution on inputs the students never see.
+"""
+import itertools
+
+import torch
+
+from grading import judge
+from grading.assignments.trainer.public import (Q1, Q2, Q4, Q5, Q6, Q7, Q8, Q9, Q10, Q11, DEFAULT_MLP,
+                                                expect_layers, linear_weights, one_hot_rows, randn)
+
+HELPERS = {"training_step": ("compute_loss_and_accuracy", "compute_gradient_norm"),
+           "evaluate": ("one_hot", "compute_loss_and_accuracy")}
+
+
+def check_with_or_without_helpers(sub, ref, probe, compare, **args):
+    """Judge a method meant to call helper methods, whatever the helpers' own correctness.
+
+    The submission runs once with every helper swapped for a stand-in (see probes.py) and once
+    as it is. It is right if the first run matches the reference run with any subset of the
+    stand-ins (it calls some helpers and computes the rest inline), or if the second matches the
+    plain reference run (it computes everything itself, correctly).
+    """
+    from grading.grader import GraderBug
+    helpers = HELPERS[probe]
+    subsets = [list(s) for n in range(len(helpers), 0, -1) for s in itertools.combinations(helpers, n)]
+    expected_plain = ref.call(probe, standins=[], **args)
+    pairs = []
+    swapped = sub.call(probe, standins=list(helpers), **args)
+    for subset in subsets:
+        try:
+            pairs.append((swapped, ref.call(probe, standins=subset, **args)))
+        except GraderBug:  # a mix the reference itself cannot run (a stand-in's output fed to real code)
+            continue
+    pairs.append((sub.call(probe, standins=[], **args), expected_plain))
+    judge.any_of(pairs, lambda pair: compare(*pair))
+
+
+def weights_like(layers, seed: int):
+    """Random weights for the parameterized layers of a reference trace, in call order."""
+    weights = []
+    for i, layer in enumerate(l for l in layers if l["layer"] in ("Linear", "Conv2d")):
+        if layer["layer"] == "Linear":
+            fan_in, shape = layer["in_features"], (layer["out_features"], layer["in_features"])
+        else:
+            shape = (layer["out_channels"], layer["in_channels"], *layer["kernel_size"])
+            fan_in = layer["in_channels"] * layer["kernel_size"][0] * layer["kernel_size"][1]
+        weights += [randn(seed + i, *shape) / fan_in ** 0.5, randn(seed + 50 + i, shape[0]) * 0.1]
+    return weights
+
+
+def compare_networks(sub, ref, what, seed, **build):
+    """Same layers as the reference, and the same output once the same weights are loaded."""
+    expected = ref.call("network", **build)
+    got = sub.call("network", **build)
+    expect_layers(got["layers"], expected["layers"], what)
+    weights = weights_like(expected["layers"], seed)
+    judge.close(sub.call("network", weights=weights, **build)["output"],
+                ref.call("network", weights=weights, **build)["output"], f"{what} output with the grader's weights")
+
+
+@Q1.check(points=2)
+def tensors_of_different_shapes(sub, ref):
+    """several tensors of different shapes, and a single tensor"""
+    for function, tensors in (("mixed_shapes", [randn(101, 3, 4), randn(102, 5), randn(103, 2, 2)]),
+                              ("cubes", [randn(104, 7)])):
+        args = {"function": function, "tensors": tensors}
+        judge.close(sub.call("gradient_norm", **args), ref.call("gradient_norm", **args), f"gradient_norm ({function})")
+
+
+@Q2.check(points=1)
+def nonlinear_functions_and_matrix_inputs(sub, ref):
+    """tanh, softmax, and a function of a matrix"""
+    for function, tensor in (("tanh", randn(111, 2, 3)), ("softmax", randn(112, 5)), ("gram", randn(113, 2, 3))):
+        args = {"function": function, "tensor": tensor}
+        judge.close(sub.call("jacobian_norm", **args), ref.call("jacobian_norm", **args), f"jacobian_norm ({function})")
+
+
+@Q4.check(points=3)
+def matches_the_reference(sub, ref):
+    """other depths, widths, activations and image sizes, with the grader's weights"""
+    compare_networks(sub, ref, "create_mlp", 120, kind="mlp", input_shape=(1, 28, 28), config=DEFAULT_MLP,
+                     n_classes=10, activation="relu", x=randn(121, 5, 1, 28, 28))
+    config = dict(DEFAULT_MLP, dense_hiddens=(64, 32, 16))
+    compare_networks(sub, ref, "create_mlp (3 hidden layers, tanh, 3x8x8 images)", 130, kind="mlp",
+                     input_shape=(3, 8, 8), config=config, n_classes=7, activation="tanh", x=randn(131, 4, 3, 8, 8))
+    config = dict(DEFAULT_MLP, dense_hiddens=(5,))
+    compare_networks(sub, ref, "create_mlp (1 hidden layer, sigmoid)", 140, kind="mlp", input_shape=(2, 3, 3),
+                     config=config, n_classes=4, activation="sigmoid", x=randn(141, 3, 2, 3, 3))
+
+
+@Q5.check(points=3)
+def matches_the_reference(sub, ref):
+    """the statement's example configuration and the default one, with the grader's weights"""
+    example = {"n_channels": (16, 32), "kernel_sizes": (4, 5), "strides": (1, 2), "paddings": (1, 0),
+               "dense_hiddens": (32,)}
+    compare_networks(sub, ref, "create_cnn (the statement's example, sigmoid, 3x32x32 images)", 150, kind="cnn",
+                     input_shape=(3, 32, 32), config=example, n_classes=5, activation="sigmoid",
+                     x=randn(151, 3, 3, 32, 32))
+    compare_networks(sub, ref, "create_cnn (default)", 160, kind="cnn", input_shape=(1, 28, 28), config=DEFAULT_MLP,
+                     n_classes=10, activation="relu", x=randn(161, 2, 1, 28, 28))
+
+
+@Q6.check(points=1)
+def validation_and_test_use_training_statistics(sub, ref):
+    """validation and test sets are normalized with the training set's mean and standard deviation"""
+    scale = torch.linspace(1, 30, 16).view(1, 1, 4, 4)
+    train = (randn(171, 30, 1, 4, 4) * scale + 50, torch.arange(30) % 10)
+    valid = (randn(172, 8, 1, 4, 4) * scale * 2 + 10, torch.arange(8))
+    test = (randn(173, 6, 1, 4, 4) * scale + 80, torch.arange(6))
+    got = sub.call("normalize", train=train, valid=valid, test=test)
+    expected = ref.call("normalize", train=train, valid=valid, test=test)
+    biased = (30 / 29) ** 0.5  # dividing by the biased standard deviation is accepted too
+    for i, name in enumerate(("train", "valid", "test")):
+        judge.any_close(got[i][0], [expected[i][0], expected[i][0] * biased], f"normalize ({name} X)", rtol=1e-3)
+        judge.equal(got[i][1], expected[i][1], f"normalize ({name} labels)")
+
+
+@Q7.check(points=1)
+def all_classes_even_if_absent(sub, ref):
+    """ten classes when the batch holds only labels up to 6"""
+    args = {"y": torch.tensor([3, 3, 0, 6, 2]), "n_classes": 10}
+    judge.equal(sub.call("one_hot", **args).double(), ref.call("one_hot", **args).double(), "one_hot with 10 classes")
+
+
+LOSS_CASE = {"weights": linear_weights(180, 20, 16, 4), "X": randn(181, 9, 20),
+             "y": one_hot_rows([0, 1, 2, 3, 0, 1, 2, 3, 3], 4)}
+
+
+@Q8.check(points=1)
+def loss_and_accuracy_values(sub, ref):
+    """cross-entropy and accuracy values"""
+    got, expected = sub.call("loss_and_accuracy", **LOSS_CASE), ref.call("loss_and_accuracy", **LOSS_CASE)
+    judge.close(got["loss"], expected["loss"], "compute_loss_and_accuracy (loss)")
+    judge.close(got["accuracy"], expected["accuracy"], "compute_loss_and_accuracy (accuracy)")
+
+
+@Q8.check(points=1)
+def loss_gradients(sub, ref):
+    """gradients of the loss with respect to the network's parameters"""
+    got, expected = sub.call("loss_and_accuracy", **LOSS_CASE), ref.call("loss_and_accuracy", **LOSS_CASE)
+    judge.expect(got["attached"], "compute_loss_and_accuracy: the loss is detached from the graph")
+    for i, (g, e) in enumerate(zip(got["gradients"], expected["gradients"])):
+        judge.close(g, e, f"compute_loss_and_accuracy: gradient of parameter {i}")
+
+
+@Q8.check(points=1)
+def saturated_probabilities_are_clamped(sub, ref):
+    """probabilities of exactly 0 or 1 are clamped to [epsilon, 1 - epsilon]"""
+    case = dict(LOSS_CASE, weights=[w * 400 for w in LOSS_CASE["weights"]])
+    got, expected = sub.call("loss_and_accuracy", **case), ref.call("loss_and_accuracy", **case)
+    judge.close(got["loss"], expected["loss"], "compute_loss_and_accuracy with saturated probabilities (loss)",
+                rtol=1e-3)
+
+
+@Q9.check(points=1)
+def matches_the_reference(sub, ref):
+    """a two-layer network after a backward pass"""
+    args = {"weights": linear_weights(190, 6, 5, 3), "X": randn(191, 8, 6), "weighting": randn(192, 8, 3)}
+    judge.close(sub.call("network_gradient_norm", **args), ref.call("network_gradient_norm", **args),
+                "compute_gradient_norm")
+
+
+STEP_CASE = {"weights": linear_weights(200, 12, 10, 3), "X": randn(201, 8, 12),
+             "y": one_hot_rows([0, 1, 2, 0, 1, 2, 2, 1], 3), "lr": 0.01, "steps": 2}
+
+
+def _step_matches(got, expected, step):
+    judge.close(got["returned"][step], expected["returned"][step], f"training_step (step {step + 1}) return value")
+    for i, (g, e) in enumerate(zip(got["parameters"][step], expected["parameters"][step])):
+        judge.close(g, e, f"training_step (step {step + 1}): parameter {i} after the step", rtol=1e-3, atol=1e-6)
+
+
+@Q10.check(points=3)
+def first_step_matches_the_reference(sub, ref):
+    """one Adam step: the returned gradient norm and the updated parameters"""
+    check_with_or_without_helpers(sub, ref, "training_step", lambda got, expected: _step_matches(got, expected, 0),
+                                  **STEP_CASE)
+
+
+@Q10.check(points=2)
+def second_step_starts_from_fresh_gradients(sub, ref):
+    """a second step on the same batch (gradients reset between steps)"""
+    check_with_or_without_helpers(sub, ref, "training_step",
+                                  lambda got, expected: (_step_matches(got, expected, 0),
+                                                         _step_matches(got, expected, 1)), **STEP_CASE)
+
+
+EVALUATE_CASE = {"weights": linear_weights(210, 12, 10, 4), "X": randn(211, 10, 12),
+                 "y": torch.tensor([0, 1, 2, 3, 3, 2, 1, 0, 0, 1])}
+
+
+@Q11.check(points=2)
+def matches_the_reference(sub, ref):
+    """loss and accuracy for integer labels"""
+    check_with_or_without_helpers(sub, ref, "evaluate",
+                                  lambda got, expected: (judge.close(got["loss"], expected["loss"], "evaluate (loss)"),
+                                                         judge.close(got["accuracy"], expected["accuracy"],
+                                                                     "evaluate (accuracy)")), **EVALUATE_CASE)

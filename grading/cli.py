@@ -1,0 +1,176 @@
+"""python -m grading {list,grade,batch,release,gradescope}: the kit's command line (stable: other tools call it).
+
+Exit status: 0 whenever a grade was produced (even 0 points), 2 for a usage error (unknown
+assignment, missing file), 1 when grading could not run at all (e.g. the sandbox is unavailable).
+"""
+import argparse
+import json
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from grading import assignments
+
+USAGE_ERROR, RUN_ERROR = 2, 1
+
+
+class UsageError(Exception):
+    pass
+
+
+def _assignment(name):
+    try:
+        return assignments.load(name)
+    except assignments.UnknownAssignment as error:
+        raise UsageError(str(error)) from None
+
+
+def _limits(args):
+    from grading.runner import Limits
+    return Limits(memory_megabytes=args.memory_mb, total_seconds=args.time_limit)
+
+
+def command_list(args) -> int:
+    for assignment in assignments.load_all():
+        hidden = "" if assignment.has_hidden_checks() else "  (public checks only)"
+        print(f"{assignment.name:<14} {assignment.points:>4g} points  {assignment.module}.py  "
+              f"notebooks/{assignment.notebook}{hidden}")
+        if args.verbose:
+            for question in assignment.questions:
+                print(f"    {question.name:<36} {question.points:g}")
+    return 0
+
+
+def command_grade(args) -> int:
+    from grading import grader, results
+    from grading.sandbox import Launcher
+    assignment = _assignment(args.assignment)
+    if not Path(args.submission).exists():
+        raise UsageError(f"no such file or folder: {args.submission}")
+    private = [Path(args.submission).resolve().parent] + ([Path(args.results).resolve().parent] if args.results else [])
+    launcher = Launcher(args.sandbox, assignment.preload, private=private)
+    try:
+        report = grader.grade(assignment, args.submission, launcher, _limits(args), hidden=not args.public_only)
+    finally:
+        launcher.close()
+    print(results.table(report))
+    if args.results:
+        Path(args.results).write_text(json.dumps(results.gradescope(report), indent=2))
+    return 0
+
+
+def command_batch(args) -> int:
+    from grading import grader, results
+    from grading.sandbox import Launcher
+    assignment = _assignment(args.assignment)
+    folder = Path(args.folder)
+    if not folder.is_dir():
+        raise UsageError(f"no such folder: {folder}")
+    students = sorted(p for p in folder.iterdir() if not p.name.startswith((".", "__")))
+    launcher = Launcher(args.sandbox, assignment.preload, private=[folder.resolve(), Path(args.csv).resolve().parent])
+    launcher.start()
+    jobs = args.jobs
+    if launcher.isolation == "uid" and jobs > 1:
+        print("note: without namespaces, submissions share one unprivileged user; grading one at a time",
+              file=sys.stderr)
+        jobs = 1
+    if launcher.warning:
+        print(launcher.warning, file=sys.stderr)
+    results_dir = Path(args.results_dir) if args.results_dir else None
+    if results_dir:
+        results_dir.mkdir(parents=True, exist_ok=True)
+
+    def grade_one(path):
+        try:
+            report = grader.grade(assignment, path, launcher, _limits(args), hidden=True)
+        except Exception as error:  # one broken submission never stops the batch
+            return path, None, f"{type(error).__name__}: {error}"
+        if results_dir:
+            (results_dir / f"{path.stem}.json").write_text(json.dumps(results.gradescope(report), indent=2))
+        return path, report, ""
+
+    rows = []
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            for path, report, problem in pool.map(grade_one, students):
+                score = f"{report.score:g}/{report.max_score:g}" if report else f"error: {problem}"
+                print(f"{path.name:<32} {score}", flush=True)
+                rows.append((path.stem if path.is_file() else path.name, report, problem))
+    finally:
+        launcher.close()
+    results.write_csv(args.csv, assignment, rows)
+    print(f"{len(rows)} submissions graded; gradebook written to {args.csv}")
+    return 0
+
+
+def command_release(args) -> int:
+    from grading import release
+    release.build(Path(args.out_dir), repo_url=args.repo_url, check=not args.no_check)
+    return 0
+
+
+def command_gradescope(args) -> int:
+    from grading import gradescope
+    assignment = _assignment(args.assignment)
+    path = gradescope.build(assignment, Path(args.out_zip))
+    print(f"Gradescope autograder for {assignment.name} written to {path}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    main = argparse.ArgumentParser(prog="python -m grading", description="The course kit's autograder.")
+    commands = main.add_subparsers(dest="command", required=True)
+
+    listing = commands.add_parser("list", help="assignments and their points")
+    listing.add_argument("-v", "--verbose", action="store_true", help="also list the questions")
+    listing.set_defaults(run=command_list)
+
+    def grading_options(command):
+        command.add_argument("--sandbox", default="auto", choices=["auto", "required", "namespaces", "uid", "none"],
+                             help="isolation of submissions (default: auto = the strongest available)")
+        command.add_argument("--memory-mb", type=int, default=1024, help="memory for a submission (default 1024)")
+        command.add_argument("--time-limit", type=float, default=900, help="seconds per submission (default 900)")
+
+    grade = commands.add_parser("grade", help="grade one submission")
+    grade.add_argument("assignment")
+    grade.add_argument("submission", help=".py, .ipynb, folder or .zip")
+    grade.add_argument("--results", help="write Gradescope's results.json here")
+    grade.add_argument("--public-only", action="store_true", help="run only the checks students have")
+    grading_options(grade)
+    grade.set_defaults(run=command_grade)
+
+    batch = commands.add_parser("batch", help="grade a folder of submissions (one file or folder per student)")
+    batch.add_argument("assignment")
+    batch.add_argument("folder")
+    batch.add_argument("--csv", required=True, help="gradebook to write")
+    batch.add_argument("--jobs", type=int, default=2, help="submissions graded at once (default 2)")
+    batch.add_argument("--results-dir", help="also write one results.json per student here")
+    grading_options(batch)
+    batch.set_defaults(run=command_batch)
+
+    release = commands.add_parser("release", help="build the student bundle")
+    release.add_argument("out_dir")
+    release.add_argument("--repo-url", help="the students' repository, for the Colab badges and set-up cells")
+    release.add_argument("--no-check", action="store_true", help="skip the checks after writing (faster)")
+    release.set_defaults(run=command_release)
+
+    gradescope = commands.add_parser("gradescope", help="build a Gradescope autograder zip")
+    gradescope.add_argument("assignment")
+    gradescope.add_argument("out_zip")
+    gradescope.set_defaults(run=command_gradescope)
+    return main
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except UsageError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return USAGE_ERROR
+    except Exception as error:
+        from grading.sandbox import SandboxError
+        if isinstance(error, SandboxError):
+            print(f"error: {error}", file=sys.stderr)
+            return RUN_ERROR
+        raise

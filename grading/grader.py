@@ -1,0 +1,124 @@
+"""Grade one submission: run every check of the rubric, judge in this process, build the report."""
+import importlib.util
+import os
+import sys
+import threading
+import time
+
+os.environ.setdefault("MPLBACKEND", "Agg")  # the reference solutions import pyplot
+
+from grading import submission as submissions  # noqa: E402
+from grading import wire  # noqa: E402
+from grading.child import reset_random_state  # noqa: E402
+from grading.results import QuestionResult, Report  # noqa: E402
+from grading.rubric import CheckFailed  # noqa: E402
+from grading.runner import Limits, SubmissionFailure, SubmissionRunner  # noqa: E402
+
+
+class GraderBug(RuntimeError):
+    """The reference or a check itself failed: an instructor problem, never the student's."""
+
+
+class SubmissionProxy:
+    """What a check sees of the submission: probe calls run in the sandbox."""
+
+    def __init__(self, runner: SubmissionRunner, timeout: float):
+        self._runner, self._timeout = runner, timeout
+
+    def call(self, probe: str, **args):
+        return self._runner.call(probe, args, self._timeout)
+
+
+class ReferenceProxy:
+    """The same probes run on the reference solution in the grader, cached by arguments (the
+    expected values of a batch are computed once) and serialized, since probes patch classes."""
+
+    _instances = {}
+    _instances_lock = threading.Lock()
+
+    def __init__(self, assignment):
+        self.module = assignment.reference()
+        name = f"_kit_probes_{assignment.name}"
+        spec = importlib.util.spec_from_file_location(name, assignment.probes_path)
+        self.probes = importlib.util.module_from_spec(spec)
+        sys.modules[name] = self.probes
+        spec.loader.exec_module(self.probes)
+        self._cache = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def of(cls, assignment) -> "ReferenceProxy":
+        with cls._instances_lock:
+            if assignment.name not in cls._instances:
+                cls._instances[assignment.name] = cls(assignment)
+            return cls._instances[assignment.name]
+
+    def call(self, probe: str, **args):
+        encoded = wire.encode(args)
+        key = (probe, encoded)
+        with self._lock:
+            if key not in self._cache:
+                reset_random_state()
+                try:
+                    value = getattr(self.probes, probe)(self.module, **wire.decode(encoded))
+                    self._cache[key] = wire.encode(value)
+                except Exception as error:
+                    raise GraderBug(f"probe {probe!r} failed on the reference solution: {error!r}") from error
+            return wire.decode(self._cache[key])
+
+
+def _run_checks(assignment, runner, reference):
+    results = []
+    for question in assignment.questions:
+        checks = [c for c in question.checks if c.public or reference is not None]
+        score, messages, passed = 0.0, [], 0
+        for check in checks:
+            try:
+                check.function(SubmissionProxy(runner, check.timeout), reference)
+                score += check.points
+                passed += 1
+            except (CheckFailed, SubmissionFailure) as failure:
+                if runner.import_error:  # one cause for every check: say it once
+                    if runner.import_error not in messages:
+                        messages.append(runner.import_error)
+                elif not any(message.endswith(f": {failure}") for message in messages):
+                    messages.append(f"{check.name}: {failure}")
+            except GraderBug:
+                raise
+            except Exception as error:  # the submission's value broke the check's expectations
+                messages.append(f"{check.name}: your result could not be judged "
+                                f"({type(error).__name__}: {error})")
+        results.append(QuestionResult(question.name, score, sum(c.points for c in checks), messages,
+                                      passed, len(checks)))
+    return results
+
+
+def grade(assignment, path, launcher, limits: Limits = Limits(), hidden: bool = True) -> Report:
+    """Grade the submission at `path` (file, folder, zip). A missing path raises
+    FileNotFoundError; anything else, even an unreadable submission, gives a report."""
+    started = time.monotonic()
+    use_reference = hidden and assignment.has_hidden_checks()
+    reference = ReferenceProxy.of(assignment) if use_reference else None
+    mode = "full" if use_reference else "public"
+    try:
+        handed_in = submissions.load(path, assignment.file_names)
+    except submissions.NoSubmission as problem:
+        questions = [QuestionResult(q.name, 0.0, q.points if use_reference else
+                                    sum(c.points for c in q.checks if c.public), [str(problem)], 0, 0)
+                     for q in assignment.questions]
+        return Report(assignment.name, str(path), questions, time.monotonic() - started, mode,
+                      notes=[f"Nothing was graded: {problem}"])
+
+    with SubmissionRunner(launcher, assignment, handed_in.source, limits) as runner:
+        questions = _run_checks(assignment, runner, reference)
+    notes = []
+    if launcher.warning:
+        notes.append(launcher.warning)
+    if runner.import_error:
+        notes.append(runner.import_error)
+    printed = "".join(runner.output)
+    if printed.strip():
+        shown = printed[:2000] + ("\n[... more output not shown]" if len(printed) > 2000 else "")
+        notes.append("Your code printed:\n" + shown)
+    return Report(assignment.name, handed_in.origin, questions, time.monotonic() - started, mode,
+                  isolation=launcher.isolation or "", notes=notes)

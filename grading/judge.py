@@ -1,0 +1,93 @@
+"""Comparisons for checks, each failing with a message a student can act on.
+
+Values here are what came back through `grading.wire` (Python numbers, strings, lists, dicts,
+torch tensors), so the comparisons run in the grader on plain data and cannot be monkeypatched
+by a submission.
+"""
+import math
+
+import torch
+
+from grading.rubric import CheckFailed
+
+
+def _show(value) -> str:
+    if isinstance(value, torch.Tensor):
+        if value.numel() <= 6:
+            return str([round(v, 6) if isinstance(v, float) else v for v in value.flatten().tolist()])
+        return f"a tensor of shape {tuple(value.shape)}"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return repr(value)
+
+
+def expect(condition: bool, message: str) -> None:
+    if not condition:
+        raise CheckFailed(message)
+
+
+def number(value, what: str) -> float:
+    """A finite or infinite float from a number or a one-element tensor."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, torch.Tensor)):
+        raise CheckFailed(f"{what}: expected a number, got {type(value).__name__}")
+    if isinstance(value, torch.Tensor):
+        if value.numel() != 1:
+            raise CheckFailed(f"{what}: expected a single number, got a tensor of shape {tuple(value.shape)}")
+        value = value.item()
+    return float(value)
+
+
+def close(actual, expected, what: str, rtol: float = 1e-4, atol: float = 1e-5) -> None:
+    """`actual` equals `expected` (numbers or tensors) within tolerances, with no NaN."""
+    if isinstance(expected, torch.Tensor):
+        if not isinstance(actual, torch.Tensor):
+            raise CheckFailed(f"{what}: expected a tensor of shape {tuple(expected.shape)}, "
+                              f"got {type(actual).__name__}")
+        if tuple(actual.shape) != tuple(expected.shape):
+            raise CheckFailed(f"{what}: shape {tuple(actual.shape)}, expected {tuple(expected.shape)}")
+        actual64, expected64 = actual.double(), expected.double()
+        if torch.isnan(actual64).any() and not torch.isnan(expected64).any():
+            raise CheckFailed(f"{what}: contains NaN")
+        if not torch.allclose(actual64, expected64, rtol=rtol, atol=atol, equal_nan=True):
+            gap = (actual64 - expected64).abs().nan_to_num(nan=math.inf).max().item()
+            detail = f"got {_show(actual)}, expected {_show(expected)}" if expected.numel() <= 6 \
+                else f"largest difference {gap:.3g}"
+            raise CheckFailed(f"{what}: wrong values ({detail})")
+        return
+    got, want = number(actual, what), number(expected, what)
+    if math.isnan(got) and not math.isnan(want):
+        raise CheckFailed(f"{what}: got NaN, expected {want:.6g}")
+    if not math.isclose(got, want, rel_tol=rtol, abs_tol=atol) and not (math.isinf(got) and got == want):
+        raise CheckFailed(f"{what}: got {got:.6g}, expected {want:.6g}")
+
+
+def equal(actual, expected, what: str) -> None:
+    """Exact equality (values and shape for tensors; == otherwise)."""
+    if isinstance(expected, torch.Tensor):
+        if not isinstance(actual, torch.Tensor):
+            raise CheckFailed(f"{what}: expected a tensor, got {type(actual).__name__}")
+        if tuple(actual.shape) != tuple(expected.shape):
+            raise CheckFailed(f"{what}: shape {tuple(actual.shape)}, expected {tuple(expected.shape)}")
+        if not torch.equal(actual.double(), expected.double()):
+            raise CheckFailed(f"{what}: got {_show(actual)}, expected {_show(expected)}")
+        return
+    if actual != expected:
+        raise CheckFailed(f"{what}: got {_show(actual)}, expected {_show(expected)}")
+
+
+def any_of(candidates, compare) -> None:
+    """Pass if `compare(candidate)` passes for at least one candidate (several acceptable
+    answers); otherwise fail with the first candidate's message."""
+    first_failure = None
+    for candidate in candidates:
+        try:
+            compare(candidate)
+            return
+        except CheckFailed as failure:
+            first_failure = first_failure or failure
+    raise first_failure
+
+
+def any_close(actual, candidates, what: str, rtol: float = 1e-4, atol: float = 1e-5) -> None:
+    """`actual` is close to at least one of several acceptable answers."""
+    any_of(candidates, lambda candidate: close(actual, candidate, what, rtol, atol))

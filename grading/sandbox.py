@@ -1,0 +1,222 @@
+"""Start sandboxed children (parent side): the zygote, the isolation level, one child's handle.
+
+`Launcher` starts the fork server (`grading/zygote.py`) once and asks it for one child per
+submission; `Sandbox` is the handle on a running child: its three pipes, its process tree, and
+a kill that leaves nothing behind. What runs inside is `grading.child`; what it may see and do
+is decided by `grading.jail` at the level chosen here.
+"""
+import json
+import os
+import signal
+import site
+import socket
+import stat
+import subprocess
+import sys
+import sysconfig
+import threading
+from pathlib import Path
+
+KIT_ROOT = Path(__file__).resolve().parent.parent
+ISOLATION_LEVELS = ("auto", "required", "namespaces", "uid", "none")
+SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt")
+
+# Only what a sandboxed child needs; the grader's own environment (tokens, paths) stays out.
+CHILD_ENVIRONMENT = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "MPLBACKEND": "Agg",
+                     "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+                     "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1", "CUDA_VISIBLE_DEVICES": "",
+                     "TQDM_DISABLE": "1", "PYTHONWARNINGS": "ignore"}
+
+
+class SandboxError(RuntimeError):
+    """The sandbox cannot be started as asked (one line, for the instructor)."""
+
+
+def visible_paths(private):
+    """What a namespaced child may read: system and Python directories, minus anything that
+    contains a private path (the kit, the submissions folder) -- a venv inside the kit is fine,
+    the kit itself is not."""
+    paths = set(SYSTEM_DIRS)
+    paths.update({sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.path.realpath(sys.executable))})
+    paths.update(sysconfig.get_paths().values())
+    paths.update(site.getsitepackages())
+    paths.update(p for p in sys.path if p.endswith(("site-packages", "dist-packages")))
+    return sorted(p for p in paths
+                  if p and os.path.exists(p) and not any(_contains(p, secret) for secret in private))
+
+
+def _contains(outer, inner) -> bool:
+    outer, inner = os.path.realpath(outer), os.path.realpath(inner)
+    return inner == outer or inner.startswith(outer.rstrip("/") + "/")
+
+
+def readable_by_others(path: Path) -> bool:
+    """Could an unprivileged user (not in our groups) read `path`? Follows the directories above."""
+    path = Path(path).resolve()
+    for parent in reversed(path.parents):
+        if not os.stat(parent).st_mode & stat.S_IXOTH:
+            return False
+    return bool(os.stat(path).st_mode & stat.S_IROTH)
+
+
+class Launcher:
+    """The fork server and the isolation level its children get."""
+
+    def __init__(self, isolation: str = "auto", preload=("torch",), private=()):
+        if isolation not in ISOLATION_LEVELS:
+            raise SandboxError(f"unknown sandbox level {isolation!r}; use one of {', '.join(ISOLATION_LEVELS)}")
+        self.requested = isolation
+        self.preload = list(preload)
+        self.private = [KIT_ROOT, *private]
+        self.isolation = None
+        self.warning = None
+        self._lock = threading.Lock()
+        self._process = None
+
+    def start(self) -> None:
+        with self._lock:
+            if self._process is not None and self._process.poll() is None:
+                return
+            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            environment = dict(CHILD_ENVIRONMENT)
+            self._process = subprocess.Popen(
+                [sys.executable, "-I", str(KIT_ROOT / "grading" / "zygote.py"), str(theirs.fileno()),
+                 json.dumps(self.preload)],
+                pass_fds=[theirs.fileno()], env=environment, cwd="/", stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL, start_new_session=True)
+            theirs.close()
+            self._channel = ours
+            ready = json.loads(self._channel.recv(1 << 16) or b"{}")
+            if not ready.get("ready"):
+                raise SandboxError("the grader's fork server failed to start")
+            self.isolation, self.warning = self._choose(ready["namespaces"], ready["uid"] == 0)
+
+    def _choose(self, namespaces: bool, root: bool):
+        wanted = self.requested
+        kit_private = not readable_by_others(KIT_ROOT / "solutions")
+        if wanted in ("auto", "required", "namespaces") and namespaces:
+            return "namespaces", None
+        if wanted == "namespaces":
+            raise SandboxError("this machine does not allow Linux namespaces (mount/PID/network) "
+                               "for the grader's children; use --sandbox uid as root, or --sandbox none")
+        if wanted in ("auto", "required", "uid") and root and kit_private:
+            return "uid", None
+        if wanted in ("uid", "required"):
+            reason = ("run the grader as root" if not root else
+                      f"make the kit private first: chmod -R go-rwx {KIT_ROOT}")
+            raise SandboxError(f"cannot isolate submissions on this machine: no namespaces; {reason}")
+        warning = ("WARNING: submissions run WITHOUT isolation (no namespaces here"
+                   + ("" if root else ", not root") + "): fine for your own code, not for grading others'")
+        return "none", (None if wanted == "none" else warning)
+
+    def spawn(self, request: dict) -> "Sandbox":
+        """Start one child for `request` (see zygote._run_init for its fields)."""
+        self.start()
+        request = dict(request, isolation=self.isolation, environment=CHILD_ENVIRONMENT,
+                       readonly=visible_paths(self.private))
+        to_child_r, to_child_w = os.pipe()
+        from_child_r, from_child_w = os.pipe()
+        output_r, output_w = os.pipe()
+        try:
+            with self._lock:
+                socket.send_fds(self._channel, [json.dumps(request).encode()],
+                                [to_child_r, from_child_w, output_w])
+                answer = json.loads(self._channel.recv(1 << 16) or b"{}")
+        finally:
+            for fd in (to_child_r, from_child_w, output_w):
+                os.close(fd)
+        if "pid" not in answer:
+            for fd in (to_child_w, from_child_r, output_r):
+                os.close(fd)
+            raise SandboxError("the grader's fork server stopped")
+        return Sandbox(answer["pid"], to_child_w, from_child_r, output_r)
+
+    def close(self) -> None:
+        if self._process is not None:
+            self._channel.close()
+            self._process.kill()
+            self._process.wait()
+            self._process = None
+
+
+class Sandbox:
+    """A running child: pipes to talk to it, its captured output, and its whole process tree."""
+
+    def __init__(self, pid: int, request_fd: int, reply_fd: int, output_fd: int, output_limit: int = 64 << 10):
+        self.pid = pid
+        self.request_fd, self.reply_fd = request_fd, reply_fd
+        try:
+            self._pidfd = os.pidfd_open(pid)
+        except (AttributeError, OSError):
+            self._pidfd = None
+        self.output = bytearray()
+        self.output_dropped = 0
+        self._output_limit = output_limit
+        self._reader = threading.Thread(target=self._read_output, args=(output_fd,), daemon=True)
+        self._reader.start()
+        self.closed = False
+
+    def _read_output(self, fd: int) -> None:
+        """Drain the child's stdout/stderr, keeping the first `output_limit` bytes."""
+        with os.fdopen(fd, "rb", buffering=0) as stream:
+            while chunk := stream.read(1 << 16):
+                room = self._output_limit - len(self.output)
+                self.output += chunk[:max(room, 0)]
+                self.output_dropped += max(len(chunk) - max(room, 0), 0)
+
+    def take_output(self) -> str:
+        """The output captured since the last call (bounded), as text."""
+        text = self.output.decode("utf-8", "replace")
+        self.output.clear()
+        return text
+
+    def descendants(self):
+        """Host PIDs of every process in the child's tree (the intermediate included)."""
+        found, frontier = [], [self.pid]
+        while frontier:
+            pid = frontier.pop()
+            found.append(pid)
+            try:
+                for task in os.listdir(f"/proc/{pid}/task"):
+                    with open(f"/proc/{pid}/task/{task}/children") as f:
+                        frontier += [int(child) for child in f.read().split()]
+            except OSError:
+                continue
+        return found
+
+    def memory_bytes(self) -> int:
+        """Proportional set size of the whole tree (shared pages counted once, across sharers)."""
+        total = 0
+        for pid in self.descendants()[1:]:
+            try:
+                with open(f"/proc/{pid}/smaps_rollup") as f:
+                    total += next(int(line.split()[1]) for line in f if line.startswith("Pss:")) * 1024
+            except (OSError, StopIteration):
+                continue
+        return total
+
+    def kill(self) -> None:
+        """Kill the child and everything it started; close the pipes."""
+        if self.closed:
+            return
+        self.closed = True
+        for _ in range(3):  # a fork bomb may add processes while we walk the tree
+            for pid in reversed(self.descendants()[1:]):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+        try:
+            if self._pidfd is not None:
+                signal.pidfd_send_signal(self._pidfd, signal.SIGKILL)
+            else:
+                os.kill(self.pid, signal.SIGKILL)
+        except (ProcessLookupError, OSError):
+            pass
+        for fd in (self.request_fd, self.reply_fd, self._pidfd):
+            if fd is not None:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        self._reader.join(timeout=2)
