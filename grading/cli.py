@@ -4,6 +4,7 @@ Exit status: 0 whenever a grade was produced (even 0 points), 2 for a usage erro
 assignment, missing file), 1 when grading could not run at all (e.g. the sandbox is unavailable).
 """
 import argparse
+import importlib
 import json
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -103,14 +104,21 @@ def command_batch(args) -> int:
     return 0
 
 
+def _instructor_tool(name: str):
+    try:
+        return importlib.import_module(f"grading.{name}")
+    except ModuleNotFoundError:
+        raise UsageError(f"'{name}' is an instructor command, not part of the student bundle") from None
+
+
 def command_release(args) -> int:
-    from grading import release
+    release = _instructor_tool("release")
     release.build(Path(args.out_dir), repo_url=args.repo_url, check=not args.no_check)
     return 0
 
 
 def command_gradescope(args) -> int:
-    from grading import gradescope
+    gradescope = _instructor_tool("gradescope")
     assignment = _assignment(args.assignment)
     path = gradescope.build(assignment, Path(args.out_zip))
     print(f"Gradescope autograder for {assignment.name} written to {path}")

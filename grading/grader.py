@@ -1,18 +1,15 @@
 """Grade one submission: run every check of the rubric, judge in this process, build the report."""
 import importlib.util
-import os
 import sys
 import threading
 import time
 
-os.environ.setdefault("MPLBACKEND", "Agg")  # the reference solutions import pyplot
-
-from grading import submission as submissions  # noqa: E402
-from grading import wire  # noqa: E402
-from grading.child import reset_random_state  # noqa: E402
-from grading.results import QuestionResult, Report  # noqa: E402
-from grading.rubric import CheckFailed  # noqa: E402
-from grading.runner import Limits, SubmissionFailure, SubmissionRunner  # noqa: E402
+from grading import submission as submissions
+from grading import wire
+from grading.child import reset_random_state
+from grading.results import QuestionResult, Report
+from grading.rubric import CheckFailed
+from grading.runner import Limits, SubmissionFailure, SubmissionRunner
 
 
 class GraderBug(RuntimeError):

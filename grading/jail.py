@@ -73,18 +73,19 @@ def become_subreaper() -> None:
     prctl(PR_SET_CHILD_SUBREAPER, 1)
 
 
-def unshare_namespaces() -> None:
+def unshare_namespaces(user_namespace: bool = False) -> None:
     """New namespaces for this process (mount, IPC, UTS, net) and for its next child (PID).
 
-    As a normal user, a user namespace comes first, mapping the user to root inside it, which is
-    what allows the mounts that follow.
+    As a normal user (or when asked), a user namespace comes first, mapping the user to root
+    inside it, which is what allows the mounts that follow.
     """
     flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS
     uid, gid = os.geteuid(), os.getegid()
-    if uid != 0:
+    user_namespace = user_namespace or uid != 0
+    if user_namespace:
         flags |= CLONE_NEWUSER
     _check(_libc.unshare(flags), "unshare")
-    if uid != 0:
+    if user_namespace:
         with open("/proc/self/setgroups", "w") as f:
             f.write("deny")
         with open("/proc/self/uid_map", "w") as f:

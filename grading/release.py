@@ -9,6 +9,7 @@ every starter imports and scores 0 under the full (hidden) rubric without breaki
 import ast
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from grading import assignments
@@ -19,6 +20,7 @@ STUB = ("# WRITE CODE HERE", "raise NotImplementedError()")
 MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS",
            "BEGIN MARK SCHEME", "END MARK SCHEME")
 REPO_PLACEHOLDER = "https://github.com/YOUR-ORG/dl-course-kit"
+INSTRUCTOR_ONLY = {"hidden.py", "release.py", "gradescope.py", "demo.py", "quickrun.py", "templates"}
 MIN_SECRET_LINE = 12  # shorter solution lines ("return x") are too common to count as leaks
 
 
@@ -96,6 +98,14 @@ def _notebook_secrets(notebook):
     return secret
 
 
+def with_repository(text: str, repo_url: str) -> str:
+    """Point clone URLs and Colab badges at the students' repository."""
+    path = repo_url.rstrip("/").removesuffix(".git").split("github.com/")[-1]
+    placeholder_path = REPO_PLACEHOLDER.split("github.com/")[-1]
+    return text.replace(REPO_PLACEHOLDER, repo_url).replace(f"colab.research.google.com/github/{placeholder_path}",
+                                                            f"colab.research.google.com/github/{path}")
+
+
 def release_notebook(source: Path, target: Path, repo_url: str):
     """Strip a notebook with nbgrader's preprocessors; return its secret lines."""
     import nbformat
@@ -108,7 +118,7 @@ def release_notebook(source: Path, target: Path, repo_url: str):
                          ClearMarkScheme(), ClearOutput()):
         notebook, resources = preprocessor.preprocess(notebook, resources)
     for cell in notebook.cells:
-        cell.source = cell.source.replace(REPO_PLACEHOLDER, repo_url)
+        cell.source = with_repository(cell.source, repo_url)
     nbformat.write(notebook, target)
     return secret
 
@@ -125,7 +135,13 @@ def _copy_tree(source: Path, target: Path, skip) -> None:
             shutil.copy2(path, target / relative)
 
 
-def build(out_dir: Path, repo_url: str = None, check: bool = True) -> Path:
+@dataclass
+class Release:
+    path: Path
+    starters: dict  # assignment name -> report of its starter graded with the full rubric
+
+
+def build(out_dir: Path, repo_url: str = None, check: bool = True) -> Release:
     repo_url = repo_url or REPO_PLACEHOLDER
     out_dir = Path(out_dir)
     if out_dir.exists() and any(out_dir.iterdir()):
@@ -148,19 +164,22 @@ def build(out_dir: Path, repo_url: str = None, check: bool = True) -> Path:
                                         out_dir / "notebooks" / assignment.notebook, repo_url)
 
     _copy_tree(KIT_ROOT / "data", out_dir / "data", skip=lambda p: False)
-    _copy_tree(KIT_ROOT / "grading", out_dir / "grading", skip=lambda p: p.name == "hidden.py")
+    _copy_tree(KIT_ROOT / "grading", out_dir / "grading", skip=lambda p: p.name in INSTRUCTOR_ONLY
+               or p.parts[0] in INSTRUCTOR_ONLY)
     (out_dir / "tests").mkdir(exist_ok=True)
     shutil.copy2(KIT_ROOT / "tests" / "test_public.py", out_dir / "tests" / "test_public.py")
     shutil.copy2(KIT_ROOT / "requirements.txt", out_dir / "requirements.txt")
     readme = (KIT_ROOT / "grading" / "templates" / "STUDENT_README.md").read_text()
     table = "\n".join(f"| {a.title} | `notebooks/{a.notebook}` | `solutions/{a.module}.py` | {a.points:g} |"
                       for a in loaded)
-    (out_dir / "README.md").write_text(readme.replace("{{ASSIGNMENTS}}", table).replace(REPO_PLACEHOLDER, repo_url))
+    (out_dir / "README.md").write_text(with_repository(readme.replace("{{ASSIGNMENTS}}", table), repo_url))
 
+    starters = {}
     if check:
-        check_release(out_dir, secrets, loaded)
+        check_release(out_dir, secrets)
+        starters = check_starters(out_dir, loaded)
     print(f"release written to {out_dir}")
-    return out_dir
+    return Release(out_dir, starters)
 
 
 # -- checks after writing -------------------------------------------------------------------------
@@ -185,8 +204,8 @@ def _released_text(path: Path) -> str:
     return path.read_text(errors="replace")
 
 
-def check_release(out_dir: Path, secrets, loaded) -> None:
-    """No marker, no solution line, no hidden test; every starter imports and scores 0."""
+def check_release(out_dir: Path, secrets) -> None:
+    """No marker, no solution line and no hidden test anywhere in the bundle."""
     given = _given_lines()
     secret_lines = {line.strip() for line in secrets if len(line.strip()) >= MIN_SECRET_LINE} - given
     problems = []
@@ -204,25 +223,34 @@ def check_release(out_dir: Path, secrets, loaded) -> None:
         problems += [f"{relative}: solution line left: {line!r}" for line in sorted(present)[:5]]
     if problems:
         raise ReleaseError("the release leaks:\n  " + "\n  ".join(problems))
-    _check_starters_score_zero(out_dir, loaded)
 
 
-def _check_starters_score_zero(out_dir: Path, loaded) -> None:
+def grade_starters(out_dir: Path, loaded, launcher) -> dict:
+    """Each released starter graded with the full (hidden) rubric of the kit."""
     from grading import grader
+    reports = {}
+    for assignment in loaded:
+        starter = out_dir / "solutions" / assignment.solution_path.name
+        with tempfile.TemporaryDirectory() as folder:
+            copy = Path(folder) / starter.name
+            shutil.copy(starter, copy)
+            reports[assignment.name] = grader.grade(assignment, copy, launcher)
+    return reports
+
+
+def check_starters(out_dir: Path, loaded) -> dict:
+    """Every starter imports and scores 0 without breaking the grader."""
     from grading.sandbox import Launcher
     preload = sorted({name for assignment in loaded for name in assignment.preload})
     launcher = Launcher("auto", preload, private=[out_dir.resolve()])
     try:
-        for assignment in loaded:
-            starter = out_dir / "solutions" / assignment.solution_path.name
-            with tempfile.TemporaryDirectory() as folder:
-                copy = Path(folder) / starter.name
-                shutil.copy(starter, copy)
-                report = grader.grade(assignment, copy, launcher)
-            if any("importing your file failed" in note for note in report.notes):
-                raise ReleaseError(f"the {assignment.name} starter does not import: {report.notes}")
-            if report.score != 0:
-                raise ReleaseError(f"the {assignment.name} starter scores {report.score:g}, not 0")
-            print(f"  {assignment.name}: starter imports and scores 0/{report.max_score:g}")
+        reports = grade_starters(out_dir, loaded, launcher)
     finally:
         launcher.close()
+    for name, report in reports.items():
+        if any("importing your file failed" in note for note in report.notes):
+            raise ReleaseError(f"the {name} starter does not import: {report.notes}")
+        if report.score != 0:
+            raise ReleaseError(f"the {name} starter scores {report.score:g}, not 0")
+        print(f"  {name}: the starter imports and scores 0/{report.max_score:g}")
+    return reports

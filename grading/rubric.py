@@ -106,6 +106,9 @@ class Assignment:
     def reference(self):
         """The reference solution module, imported once in the grader (never in a sandbox)."""
         if self._reference is None:
+            import matplotlib
+            if "matplotlib.pyplot" not in sys.modules:
+                matplotlib.use("Agg")  # the grader never shows the figures a module may draw
             name = f"_kit_reference_{self.module}"
             spec = importlib.util.spec_from_file_location(name, self.solution_path)
             module = importlib.util.module_from_spec(spec)

@@ -32,6 +32,7 @@ class Limits:
     reply_megabytes: int = 64         # one reply from the child
     output_kilobytes: int = 64        # captured stdout/stderr kept per child
     processes: int = 256              # as root: processes of the sandbox user
+    time_scale: float = 1.0           # multiplies every check's time limit (tests use less)
 
 
 class SubmissionFailure(Exception):
@@ -82,10 +83,12 @@ class SubmissionRunner:
             self._keep_output(sandbox)
             self.import_error = f"importing your file failed: {failure}"
             raise SubmissionFailure(self.import_error) from None
-        if event.get("event") == "import_failed":
+        if event.get("event") != "imported":
             sandbox.kill()
             self._keep_output(sandbox)
-            self.import_error = f"importing your file failed: {event['error']}"
+            problem = event.get("error") if event.get("event") == "import_failed" else \
+                "your code wrote to the grader's pipe"
+            self.import_error = f"importing your file failed: {problem}"
             raise SubmissionFailure(self.import_error)
         self.import_seconds = event.get("seconds")
         self._keep_output(sandbox)
@@ -122,7 +125,7 @@ class SubmissionRunner:
         sandbox = self._sandbox
         try:
             wire.send(sandbox.request_fd, {"probe": probe, "args": args})
-            reply = self._receive(sandbox, timeout or self.limits.call_seconds, "this check")
+            reply = self._receive(sandbox, (timeout or self.limits.call_seconds) * self.limits.time_scale, "this check")
         except (SubmissionFailure, OSError) as failure:
             self._sandbox = None
             sandbox.kill()

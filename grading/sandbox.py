@@ -62,12 +62,13 @@ def readable_by_others(path: Path) -> bool:
 class Launcher:
     """The fork server and the isolation level its children get."""
 
-    def __init__(self, isolation: str = "auto", preload=("torch",), private=()):
+    def __init__(self, isolation: str = "auto", preload=("torch",), private=(), user_namespace: bool = False):
         if isolation not in ISOLATION_LEVELS:
             raise SandboxError(f"unknown sandbox level {isolation!r}; use one of {', '.join(ISOLATION_LEVELS)}")
         self.requested = isolation
         self.preload = list(preload)
         self.private = [KIT_ROOT, *private]
+        self.user_namespace = user_namespace  # also as root (what a normal user always gets)
         self.isolation = None
         self.warning = None
         self._lock = threading.Lock()
@@ -113,7 +114,7 @@ class Launcher:
         """Start one child for `request` (see zygote._run_init for its fields)."""
         self.start()
         request = dict(request, isolation=self.isolation, environment=CHILD_ENVIRONMENT,
-                       readonly=visible_paths(self.private))
+                       readonly=visible_paths(self.private), user_namespace=self.user_namespace)
         to_child_r, to_child_w = os.pipe()
         from_child_r, from_child_w = os.pipe()
         output_r, output_w = os.pipe()

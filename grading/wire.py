@@ -38,7 +38,9 @@ def _to_numpy(array) -> np.ndarray:
         if tensor.is_sparse or tensor.layout != torch.strided:
             tensor = tensor.to_dense()
         array = tensor.resolve_conj().resolve_neg().numpy()
-    array = np.ascontiguousarray(array)
+    array = np.asarray(array)
+    if not array.flags["C_CONTIGUOUS"]:  # (np.ascontiguousarray would turn a 0-d array into 1-d)
+        array = array.copy(order="C")
     if array.dtype.name not in DTYPES:
         raise WireError(f"arrays of dtype {array.dtype} cannot be sent")
     return array

@@ -111,7 +111,7 @@ def _run_sandbox(request, fds, jail, wire, child) -> int:
     jail.become_subreaper()
     if request["isolation"] == "namespaces":
         try:
-            jail.unshare_namespaces()
+            jail.unshare_namespaces(request.get("user_namespace", False))
         except OSError as error:
             wire.send(reply_fd, {"event": "failed", "error": f"cannot create namespaces: {error}"})
             return 3
