@@ -91,3 +91,45 @@ def any_of(candidates, compare) -> None:
 def any_close(actual, candidates, what: str, rtol: float = 1e-4, atol: float = 1e-5) -> None:
     """`actual` is close to at least one of several acceptable answers."""
     any_of(candidates, lambda candidate: close(actual, candidate, what, rtol, atol))
+
+
+# Random functions are judged by the distribution of many draws, whatever order the submission
+# draws its numbers in. The child resets its generators before every call, so the verdict on a
+# given submission is the same every time; the bounds are wide enough (6 standard errors) that a
+# correct answer fails by chance less than once in a hundred million.
+
+def distribution(samples: torch.Tensor, mean, std, what: str, sigmas: float = 6.0) -> None:
+    """Draws `samples` (n, ...) have, element-wise, the expected `mean` and `std` (tensors or
+    numbers broadcastable to one draw)."""
+    if not isinstance(samples, torch.Tensor) or samples.dim() < 1 or samples.shape[0] < 2:
+        raise CheckFailed(f"{what}: expected many draws, got {_show(samples)}")
+    samples = samples.double()
+    n = samples.shape[0]
+    mean = torch.as_tensor(mean, dtype=torch.float64).expand_as(samples[0])
+    std = torch.as_tensor(std, dtype=torch.float64).expand_as(samples[0])
+    if torch.isnan(samples).any():
+        raise CheckFailed(f"{what}: the draws contain NaN")
+    mean_gap = ((samples.mean(0) - mean).abs() / (std / n ** 0.5 + 1e-12)).max().item()
+    if mean_gap > sigmas:
+        raise CheckFailed(f"{what}: the mean of {n} draws is off by {mean_gap:.1f} standard errors "
+                          f"(observed {samples.mean().item():.4g} on average, expected {mean.mean().item():.4g})")
+    std_gap = ((samples.std(0) - std).abs() / (std / (2 * n) ** 0.5 + 1e-12)).max().item()
+    if std_gap > sigmas:
+        raise CheckFailed(f"{what}: the standard deviation of {n} draws is off by {std_gap:.1f} standard errors "
+                          f"(observed {samples.std(0).mean().item():.4g} on average, expected {std.mean().item():.4g})")
+
+
+def uniform_integers(samples: torch.Tensor, low: int, high: int, what: str, sigmas: float = 6.0) -> None:
+    """Integer draws cover exactly low..high (inclusive), each value about equally often."""
+    if not isinstance(samples, torch.Tensor) or samples.dtype.is_floating_point:
+        raise CheckFailed(f"{what}: expected integer draws, got {_show(samples)}")
+    values = samples.flatten().long()
+    if values.min().item() < low or values.max().item() > high:
+        raise CheckFailed(f"{what}: draws range over {values.min().item()}..{values.max().item()}, "
+                          f"expected {low}..{high}")
+    counts = torch.bincount(values - low, minlength=high - low + 1).double()
+    expected = len(values) / (high - low + 1)
+    worst = ((counts - expected).abs() / expected ** 0.5).max().item()
+    if worst > sigmas:
+        raise CheckFailed(f"{what}: some values come {worst:.1f} standard errors too often or too rarely "
+                          "(not uniform)")

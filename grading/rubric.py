@@ -81,7 +81,7 @@ class Assignment:
     aliases: Tuple[str, ...] = ()           # other file names accepted in a folder or zip
     preload: Tuple[str, ...] = ("torch", "numpy")
     box_files: Optional[Callable[[Path], None]] = None   # writes data the sandbox may need
-    description: str = ""
+    quick_figures: int = 1                  # figures its notebook must draw in quick mode (tested)
     _reference: object = field(default=None, repr=False)
 
     @property

@@ -174,6 +174,7 @@ class Trainer:
             layers.append(torch.nn.MaxPool2d(kernel_size=2) if i < n_convs - 1
                           else torch.nn.AdaptiveMaxPool2d((4, 4)))
             channels = out_channels
+        # The dense part is the MLP's, written out again so that this answer stands on its own.
         layers.append(torch.nn.Flatten())
         in_features = channels * 4 * 4
         for hidden in net_config.dense_hiddens:

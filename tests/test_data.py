@@ -70,3 +70,18 @@ def test_the_command_line_writes_a_fixture(tmp_path):
     assert main(["--root", str(tmp_path), "fixture", "mnist"]) == 0
     assert (tmp_path / "MNIST" / "raw" / "t10k-images-idx3-ubyte").is_file()
     assert main(["--root", str(tmp_path / "x"), "import", "mnist", str(tmp_path / "nowhere")]) == 1
+
+
+def test_svhn_fixture_is_refused_by_torchvision_and_accepted_by_the_kits_class(tmp_path):
+    from data import svhn
+    root = svhn.write_fixture("svhn", tmp_path, n_train=40, n_test=20)
+    with pytest.raises(RuntimeError, match="corrupted"):
+        torchvision.datasets.SVHN(root, split="train")  # md5 differs from the official file's
+    images, labels = svhn.load(root, "train")
+    assert images.shape == (40, 3, 32, 32) and images.dtype == torch.uint8
+    assert set(labels.tolist()) == set(range(10))  # 10 in the .mat file is the digit 0
+    image, label = svhn.SVHN(root, split="test")[0]
+    assert image.size == (32, 32) and 0 <= label <= 9
+    (root / "test_32x32.mat").write_bytes((root / "test_32x32.mat").read_bytes()[:-10] + b"0" * 10)
+    with pytest.raises(DatasetUnavailable):  # a damaged file is still caught
+        svhn.load(root, "test")

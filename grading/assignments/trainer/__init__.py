@@ -21,4 +21,5 @@ ASSIGNMENT = Assignment(
     aliases=("solution.py",),
     preload=("torch", "torchvision", "numpy", "matplotlib.pyplot", "tqdm.auto"),
     box_files=write_box_data,
+    quick_figures=5,
 )
