@@ -125,7 +125,8 @@ class SubmissionRunner:
         sandbox = self._sandbox
         try:
             wire.send(sandbox.request_fd, {"probe": probe, "args": args})
-            reply = self._receive(sandbox, (timeout or self.limits.call_seconds) * self.limits.time_scale, "this check")
+            seconds = (timeout or self.limits.call_seconds) * self.limits.time_scale
+            reply = self._receive(sandbox, seconds, "this check")
         except (SubmissionFailure, OSError) as failure:
             self._sandbox = None
             sandbox.kill()

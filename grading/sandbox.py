@@ -115,22 +115,27 @@ class Launcher:
         self.start()
         request = dict(request, isolation=self.isolation, environment=CHILD_ENVIRONMENT,
                        readonly=visible_paths(self.private), user_namespace=self.user_namespace)
-        to_child_r, to_child_w = os.pipe()
-        from_child_r, from_child_w = os.pipe()
-        output_r, output_w = os.pipe()
-        try:
-            with self._lock:
-                socket.send_fds(self._channel, [json.dumps(request).encode()],
-                                [to_child_r, from_child_w, output_w])
-                answer = json.loads(self._channel.recv(1 << 16) or b"{}")
-        finally:
-            for fd in (to_child_r, from_child_w, output_w):
-                os.close(fd)
-        if "pid" not in answer:
+        for attempt in range(2):  # a fork server that died (killed, out of memory) is restarted once
+            to_child_r, to_child_w = os.pipe()
+            from_child_r, from_child_w = os.pipe()
+            output_r, output_w = os.pipe()
+            try:
+                with self._lock:
+                    socket.send_fds(self._channel, [json.dumps(request).encode()],
+                                    [to_child_r, from_child_w, output_w])
+                    answer = json.loads(self._channel.recv(1 << 16) or b"{}")
+            except OSError:
+                answer = {}
+            finally:
+                for fd in (to_child_r, from_child_w, output_w):
+                    os.close(fd)
+            if "pid" in answer:
+                return Sandbox(answer["pid"], to_child_w, from_child_r, output_r)
             for fd in (to_child_w, from_child_r, output_r):
                 os.close(fd)
-            raise SandboxError("the grader's fork server stopped")
-        return Sandbox(answer["pid"], to_child_w, from_child_r, output_r)
+            self.close()
+            self.start()
+        raise SandboxError("the grader's fork server keeps stopping")
 
     def close(self) -> None:
         if self._process is not None:

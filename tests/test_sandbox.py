@@ -133,3 +133,17 @@ def test_the_user_namespace_level_hides_the_kit_too(tmp_path):
 CAPABILITIES = """
 print(next(line for line in open("/proc/self/status") if line.startswith("CapEff")).strip())
 """
+
+
+def test_a_dead_fork_server_is_restarted(tmp_path):
+    launcher = Launcher("auto", ("torch",))
+    launcher.start()
+    launcher._process.kill()
+    launcher._process.wait()
+    submission = tmp_path / "trainer_solution.py"
+    submission.write_text(reference_source("trainer"))
+    try:
+        report = grader.grade(assignments.load("trainer"), submission, launcher, TEST_LIMITS)
+    finally:
+        launcher.close()
+    assert report.score == 35
