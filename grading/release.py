@@ -186,7 +186,10 @@ def build(out_dir: Path, repo_url: str = None, check: bool = True) -> Release:
 # -- checks after writing -------------------------------------------------------------------------
 
 def _given_lines():
-    """Stripped lines of the kit's sources outside any solution region (given code, not secret)."""
+    """Stripped lines the students get anyway: the kit's sources outside solution regions, and the
+    notebooks' given cells. A solution line that is also one of these (`fig.tight_layout()`) is
+    not a secret."""
+    import nbformat
     given = set()
     for path in list((KIT_ROOT / "solutions").glob("*.py")) + list((KIT_ROOT / "data").rglob("*.py")) \
             + list((KIT_ROOT / "grading").rglob("*.py")):
@@ -194,6 +197,15 @@ def _given_lines():
             continue
         starter, _ = strip_solutions(path.read_text())
         given.update(line.strip() for line in starter.splitlines())
+    for path in (KIT_ROOT / "notebooks").glob("*.ipynb"):
+        for cell in nbformat.read(path, as_version=4).cells:
+            lines = cell.source.splitlines()
+            if cell.get("metadata", {}).get("nbgrader", {}).get("solution"):
+                if not any("BEGIN SOLUTION" in line for line in lines):
+                    continue  # a whole answer cell
+                lines = strip_solutions("\n".join(line if "SOLUTION" not in line else line.strip()
+                                                   for line in lines))[0].splitlines()
+            given.update(line.strip() for line in lines)
     return given
 
 
