@@ -1,0 +1,93 @@
+"""ACDC's reader on fixtures in the real NIfTI layout, and the phantom generator."""
+import shutil
+
+import nibabel
+import numpy as np
+import pytest
+import torch
+
+from data import DatasetUnavailable, acdc
+
+
+@pytest.fixture(scope="module")
+def fixture_root(tmp_path_factory):
+    return acdc.write_fixture("acdc", tmp_path_factory.mktemp("acdc"), n_patients=2, n_slices=4, shape=(40, 48))
+
+
+def test_the_fixture_has_the_challenges_layout(fixture_root):
+    patient = fixture_root / "ACDC" / "patient002"
+    info = acdc.read_info(patient / "Info.cfg")
+    assert info["ED"] == "1" and int(info["ES"]) > 1 and info["NbFrame"] == "30"
+    labels = nibabel.load(patient / f"patient002_frame{int(info['ES']):02d}_gt.nii.gz")
+    assert labels.shape == (40, 48, 4) and labels.get_data_dtype() == np.uint8
+    assert (patient / "patient002_frame01.nii.gz").is_file()
+
+
+def test_load_keeps_the_labelled_slices_at_256x256(fixture_root):
+    maps, patients = acdc.load(fixture_root)
+    # 2 patients x (ED, ES) x 4 slices, of which the first and last hold no heart
+    assert maps.shape == (2 * 2 * 2, 256, 256) and maps.dtype == torch.uint8
+    assert patients.tolist() == [1] * 4 + [2] * 4
+    assert set(maps.unique().tolist()) == {0, 1, 2, 3}
+    assert (maps.flatten(1).amax(dim=1) == 3).all()  # every kept slice shows the left ventricle
+
+
+def test_resizing_keeps_labels_and_proportions():
+    square = torch.zeros(1, 40, 48, dtype=torch.uint8)
+    square[0, 10:30, 14:34] = 2  # a 20x20 square
+    resized = acdc.square_and_resize(square, 96)  # 48x48 after padding, then x2
+    assert resized.shape == (1, 96, 96)
+    assert set(resized.unique().tolist()) == {0, 2}  # nearest neighbour: no blended label
+    rows, cols = torch.nonzero(resized[0] == 2, as_tuple=True)
+    assert (rows.max() - rows.min() + 1, cols.max() - cols.min() + 1) == (40, 40)  # still a square
+
+
+def test_a_missing_acdc_says_where_and_how_in_one_line(tmp_path, monkeypatch):
+    for variable in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
+        monkeypatch.setenv(variable, "http://127.0.0.1:9")  # nothing listens there: no network
+    with pytest.raises(DatasetUnavailable) as error:
+        acdc.load(tmp_path)
+    message = str(error.value)
+    assert "\n" not in message
+    assert str(tmp_path / "ACDC") in message and "python -m data import acdc" in message
+
+
+def test_import_copies_the_labelled_frames_only(fixture_root, tmp_path):
+    source = tmp_path / "download" / "database" / "training"
+    source.mkdir(parents=True)
+    shutil.copytree(fixture_root / "ACDC" / "patient001", source / "patient001")
+    (source / "patient001" / "patient001_4d.nii.gz").write_bytes(b"not copied")
+    root = acdc.import_files("acdc", tmp_path / "download", tmp_path / "cache")
+    copied = sorted(p.name for p in (root / "ACDC" / "patient001").iterdir())
+    assert "patient001_4d.nii.gz" not in copied and "Info.cfg" in copied and len(copied) == 5
+    assert acdc.load(root)[0].shape == (4, 256, 256)
+    with pytest.raises(DatasetUnavailable):
+        acdc.import_files("acdc", tmp_path / "nowhere", tmp_path / "cache")
+
+
+def test_the_command_line_writes_a_fixture(tmp_path):
+    from data.__main__ import main
+    assert main(["--root", str(tmp_path), "fixture", "acdc"]) == 0
+    assert len(acdc.patient_folders(tmp_path / "ACDC")) == 3
+
+
+def test_phantoms_are_plausible_hearts():
+    maps = acdc.phantoms(16, size=128, seed=3)
+    assert maps.shape == (16, 128, 128) and maps.dtype == torch.uint8
+    for label_map in maps:
+        assert set(label_map.unique().tolist()) == {0, 1, 2, 3}
+        lv = label_map == 3
+        # the blood pool is enclosed by the myocardium: its 4 neighbours are LV or myocardium
+        neighbours = torch.stack([lv.roll(shift, dim) for shift in (1, -1) for dim in (0, 1)])
+        assert torch.isin(label_map[neighbours.any(0) & ~lv], torch.tensor([2, 3], dtype=torch.uint8)).all()
+        # the right ventricle touches the myocardium (the septum), never the blood pool
+        rv = label_map == 1
+        rv_neighbours = torch.stack([rv.roll(shift, dim) for shift in (1, -1) for dim in (0, 1)]).any(0)
+        assert (rv_neighbours & (label_map == 2)).any() and not (rv_neighbours & lv).any()
+    areas = (maps == 3).flatten(1).sum(1).float()
+    assert areas.std() / areas.mean() > 0.2  # sizes vary
+
+
+def test_phantoms_depend_on_the_seed_only():
+    assert torch.equal(acdc.phantoms(5, size=64, seed=7), acdc.phantoms(5, size=64, seed=7, chunk=2))
+    assert not torch.equal(acdc.phantoms(5, size=64, seed=7), acdc.phantoms(5, size=64, seed=8))
