@@ -85,3 +85,10 @@ def test_svhn_fixture_is_refused_by_torchvision_and_accepted_by_the_kits_class(t
     (root / "test_32x32.mat").write_bytes((root / "test_32x32.mat").read_bytes()[:-10] + b"0" * 10)
     with pytest.raises(DatasetUnavailable):  # a damaged file is still caught
         svhn.load(root, "test")
+
+
+def test_svhn_download_true_reads_a_fixture_without_fetching(tmp_path, monkeypatch):
+    from data import svhn
+    root = svhn.write_fixture("svhn", tmp_path, n_train=20, n_test=10)
+    monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")  # any download attempt would fail
+    assert len(svhn.SVHN(root, split="train", download=True)) == 20
