@@ -4,6 +4,7 @@ Values here are what came back through `grading.wire` (Python numbers, strings, 
 torch tensors), so the comparisons run in the grader on plain data and cannot be monkeypatched
 by a submission.
 """
+import itertools
 import math
 
 import torch
@@ -86,6 +87,39 @@ def any_of(candidates, compare) -> None:
         except CheckFailed as failure:
             first_failure = first_failure or failure
     raise first_failure
+
+
+def with_or_without_helpers(sub, ref, probe: str, helpers, compare, **args) -> None:
+    """Judge a function meant to call helpers the student also writes, whatever their correctness.
+
+    `probe` must take a `standins` argument (names of the helpers it swaps for stand-ins, see
+    `grading.probing.with_standins`). The submission runs once with every helper swapped and once
+    as it is. It is right if the first run matches the reference run with any subset of the
+    stand-ins (it calls some helpers and computes the rest inline), or if the second matches the
+    plain reference run (it computes everything itself, correctly). `compare(got, expected)`
+    raises CheckFailed when they differ.
+    """
+    from grading.grader import GraderBug
+    from grading.runner import SubmissionFailure
+    subsets = [list(s) for n in range(len(helpers), 0, -1) for s in itertools.combinations(helpers, n)]
+    pairs, failures = [], []
+    for standins, expected in ((list(helpers), None), ([], [ref.call(probe, standins=[], **args)])):
+        try:
+            got = sub.call(probe, standins=standins, **args)
+        except SubmissionFailure as failure:  # its own helper crashes, or it mixes stand-ins and its code
+            failures.append(failure)
+            continue
+        if expected is None:
+            expected = []
+            for subset in subsets:
+                try:
+                    expected.append(ref.call(probe, standins=subset, **args))
+                except GraderBug:  # a mix the reference cannot run (a stand-in's output fed to real code)
+                    continue
+        pairs += [(got, candidate) for candidate in expected]
+    if not pairs:
+        raise failures[0]
+    any_of(pairs, lambda pair: compare(*pair))
 
 
 def any_close(actual, candidates, what: str, rtol: float = 1e-4, atol: float = 1e-5) -> None:

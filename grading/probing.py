@@ -128,3 +128,17 @@ def replaced(owner, **attributes):
                 setattr(owner, name, saved[name])
             else:
                 delattr(owner, name)
+
+
+def with_standins(owner, standins: dict, names):
+    """Swap the methods or functions `names` of `owner` (a class or module) for the stand-ins
+    of `standins` (name -> replacement), for the duration of a `with` block.
+
+    A stand-in is deliberately *not* an answer, only recognisable behaviour: it lets a probe
+    grade a function meant to call a helper the student also writes, whatever that helper's own
+    correctness (see `grading.judge.with_or_without_helpers`).
+    """
+    unknown = set(names) - set(standins)
+    if unknown:
+        raise ValueError(f"no stand-in for {sorted(unknown)}")
+    return replaced(owner, **{name: standins[name] for name in names})

@@ -2,13 +2,10 @@
 
 They compare the submission with the reference solution on inputs the students never see.
 """
-import itertools
-
 from grading import judge
 from grading.assignments.captioning.public import (Q1, Q2, Q3, Q4, Q5, Q6, Q7, Q8, Q9, SIZES,
                                                    STATEMENT_VOCAB, captions_batch, decoder_weights,
                                                    expect_decoder_layers, features, loss_case, randn)
-from grading.runner import SubmissionFailure
 
 # The helpers a function is meant to call, which the probes can swap for stand-ins.
 HELPERS = {"build_vocabulary": ("tokenize",), "text_pipeline": ("tokenize",),
@@ -16,34 +13,7 @@ HELPERS = {"build_vocabulary": ("tokenize",), "text_pipeline": ("tokenize",),
 
 
 def check_with_or_without_helpers(sub, ref, probe, compare, **args):
-    """Judge a function meant to call helpers, whatever the helpers' own correctness.
-
-    The submission runs once with every helper swapped for a stand-in and once as it is. It is
-    right if the first run matches the reference run with any subset of the stand-ins (it calls
-    some helpers and computes the rest inline), or if the second matches the plain reference run.
-    (The same rule as the trainer's; shared-looking, kept here until the kit has a place for it.)
-    """
-    from grading.grader import GraderBug
-    helpers = HELPERS[probe]
-    subsets = [list(s) for n in range(len(helpers), 0, -1) for s in itertools.combinations(helpers, n)]
-    pairs, failures = [], []
-    for standins, expected in ((list(helpers), None), ([], [ref.call(probe, standins=[], **args)])):
-        try:
-            got = sub.call(probe, standins=standins, **args)
-        except SubmissionFailure as failure:
-            failures.append(failure)
-            continue
-        if expected is None:
-            expected = []
-            for subset in subsets:
-                try:
-                    expected.append(ref.call(probe, standins=subset, **args))
-                except GraderBug:
-                    continue
-        pairs += [(got, candidate) for candidate in expected]
-    if not pairs:
-        raise failures[0]
-    judge.any_of(pairs, lambda pair: compare(*pair))
+    judge.with_or_without_helpers(sub, ref, probe, HELPERS[probe], compare, **args)
 
 
 @Q1.check(points=1)

@@ -9,7 +9,8 @@ costs the to_onehot question only, not the forward passes as well.
 import torch
 from torch import nn
 
-from grading.probing import Rejected, as_float, as_module, as_tensor, load_parameters, replaced, trace_layers, type_name
+from grading.probing import (Rejected, as_float, as_module, as_tensor, load_parameters, trace_layers,
+                             type_name, with_standins)
 
 TINY_CHANNELS = 6  # the probes' networks work on 8x8 maps: one stride-2 layer, 4x4 feature maps
 
@@ -44,10 +45,7 @@ STANDINS = {"to_onehot": _standin_to_onehot, "reconstruction_loss": _standin_rec
 
 
 def _with_standins(sub, names):
-    unknown = set(names) - set(STANDINS)
-    if unknown:
-        raise ValueError(f"no stand-in for {sorted(unknown)}")
-    return replaced(sub, **{name: STANDINS[name] for name in names})
+    return with_standins(sub, STANDINS, names)
 
 
 def _tiny_networks(encoder_weights, decoder_weights):

@@ -2,12 +2,9 @@
 
 They compare the submission with the reference solution on inputs the students never see.
 """
-import itertools
-
 import torch
 
 from grading import judge
-from grading.runner import SubmissionFailure
 from grading.assignments.trainer.public import (Q1, Q2, Q4, Q5, Q6, Q7, Q8, Q9, Q10, Q11, DEFAULT_MLP,
                                                 expect_layers, linear_weights, one_hot_rows, randn)
 
@@ -16,34 +13,7 @@ HELPERS = {"training_step": ("compute_loss_and_accuracy", "compute_gradient_norm
 
 
 def check_with_or_without_helpers(sub, ref, probe, compare, **args):
-    """Judge a method meant to call helper methods, whatever the helpers' own correctness.
-
-    The submission runs once with every helper swapped for a stand-in (see probes.py) and once
-    as it is. It is right if the first run matches the reference run with any subset of the
-    stand-ins (it calls some helpers and computes the rest inline), or if the second matches the
-    plain reference run (it computes everything itself, correctly).
-    """
-    from grading.grader import GraderBug
-    helpers = HELPERS[probe]
-    subsets = [list(s) for n in range(len(helpers), 0, -1) for s in itertools.combinations(helpers, n)]
-    pairs, failures = [], []
-    for standins, expected in ((list(helpers), None), ([], [ref.call(probe, standins=[], **args)])):
-        try:
-            got = sub.call(probe, standins=standins, **args)
-        except SubmissionFailure as failure:  # e.g. its own helper crashes, or it mixes stand-ins and its code
-            failures.append(failure)
-            continue
-        if expected is None:
-            expected = []
-            for subset in subsets:
-                try:
-                    expected.append(ref.call(probe, standins=subset, **args))
-                except GraderBug:  # a mix the reference cannot run (a stand-in's output fed to real code)
-                    continue
-        pairs += [(got, candidate) for candidate in expected]
-    if not pairs:
-        raise failures[0]
-    judge.any_of(pairs, lambda pair: compare(*pair))
+    judge.with_or_without_helpers(sub, ref, probe, HELPERS[probe], compare, **args)
 
 
 def weights_like(layers, seed: int):

@@ -9,8 +9,8 @@ from typing import NamedTuple, Tuple
 
 import torch
 
-from grading.probing import (Rejected, as_float, as_module, as_tensor, load_parameters, replaced,
-                             trace_layers, type_name)
+from grading.probing import (Rejected, as_float, as_module, as_tensor, load_parameters, trace_layers,
+                             type_name, with_standins)
 
 # The grader names a function; these are the functions it may name.
 SCALAR_FUNCTIONS = {
@@ -91,10 +91,7 @@ STANDINS = {"one_hot": _standin_one_hot, "compute_loss_and_accuracy": _standin_l
 
 
 def _with_standins(sub, names):
-    unknown = set(names) - set(STANDINS)
-    if unknown:
-        raise ValueError(f"no stand-in for {sorted(unknown)}")
-    return replaced(sub.Trainer, **{name: STANDINS[name] for name in names})
+    return with_standins(sub.Trainer, STANDINS, names)
 
 
 # Probes, one per graded behaviour.
