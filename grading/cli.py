@@ -38,7 +38,7 @@ def command_list(args) -> int:
               f"notebooks/{assignment.notebook}{hidden}")
         if args.verbose:
             for question in assignment.questions:
-                print(f"    {question.name:<36} {question.points:g}")
+                print(f"    {question.name:<42} {question.points:>3g}")
     return 0
 
 

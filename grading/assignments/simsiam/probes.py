@@ -1,0 +1,110 @@
+"""Probes of the `simsiam` assignment: build a SimSiam around a tiny encoder, call one student
+function on the grader's inputs, return plain values.
+
+Each probe isolates what it exercises. The encoder is `TinyEncoder` below (the constructor
+signature of torchvision's ResNets, a Linear head `fc`, a few hundred parameters), weights come
+from the grader, and everything runs in float64. `loss` can run with the submission's
+`CosineSimilarity` swapped for a stand-in that is deliberately *not* a cosine similarity, so a
+wrong `CosineSimilarity` costs its own question only, not the loss as well.
+"""
+import contextlib
+
+import torch
+from torch import nn
+
+from grading.probing import Rejected, as_float, as_tensor, load_parameters, replaced, type_name
+
+OUTPUTS = ("p1", "p2", "z1", "z2")
+
+
+class TinyEncoder(nn.Module):
+    """Stands in for `torchvision.models.resnet18`: called as `TinyEncoder(num_classes=dim,
+    zero_init_residual=True)`, with a Linear head `fc` that SimSiam replaces by its projector."""
+
+    def __init__(self, num_classes: int = 1000, zero_init_residual: bool = False, width: int = 5):
+        super().__init__()
+        self.conv = nn.Conv2d(3, width, kernel_size=3, stride=2, padding=1)
+        self.bn = nn.BatchNorm2d(width)
+        self.fc = nn.Linear(width, num_classes)
+
+    def forward(self, x):
+        return self.fc(torch.relu(self.bn(self.conv(x))).mean(dim=(2, 3)))
+
+
+class _StandinSimilarity(nn.Module):
+    """Not a cosine similarity: a bounded, symmetric function of two rows, increasing with their
+    alignment, that the grader recognises. Same constructor as CosineSimilarity."""
+
+    def __init__(self, dim: int = 1, eps: float = 1e-8):
+        super().__init__()
+        self.dim, self.eps = dim, eps
+
+    def forward(self, x1, x2):
+        return torch.tanh((x1 * x2).sum(dim=self.dim) / 3) + 0.1 * (x1 + x2).mean(dim=self.dim)
+
+
+def _similarity(sub, standin: bool):
+    return replaced(sub, CosineSimilarity=_StandinSimilarity) if standin else contextlib.nullcontext()
+
+
+def _model(sub, dim: int, pred_dim: int, stop_gradient: bool, mlp_mode, weights=None) -> nn.Module:
+    """The submission's SimSiam around TinyEncoder, in float64 and training mode, with the
+    grader's weights when given (in the order of `model.modules()`)."""
+    model = sub.SimSiam(TinyEncoder, dim=dim, pred_dim=pred_dim, stop_gradient=stop_gradient, MLP_mode=mlp_mode)
+    if not isinstance(model, nn.Module):
+        raise Rejected(f"SimSiam(...) built {type_name(model)}; expected a torch.nn.Module")
+    model = model.double().train()
+    if weights is not None:
+        load_parameters(list(model.modules()), weights, "SimSiam (its given constructor)")
+    return model
+
+
+def parameter_shapes(sub, dim, pred_dim, mlp_mode):
+    model = _model(sub, dim, pred_dim, True, mlp_mode)
+    return [list(p.shape) for module in model.modules() for p in module.parameters(recurse=False)]
+
+
+def forward(sub, x1, x2, dim, pred_dim, stop_gradient, mlp_mode, directions, weights=None):
+    """Run `forward`; report the outputs, whether each is attached to the autograd graph, the
+    gradient that <direction_k, output_k> sends back to each view, and (to compare with) the
+    encoder's output for x1 and the predictor's output for the returned z1."""
+    model = _model(sub, dim, pred_dim, stop_gradient, mlp_mode, weights)
+    views = [x.double().requires_grad_(True) for x in (x1, x2)]
+    result = model(*views)
+    if not (isinstance(result, (tuple, list)) and len(result) == 4):
+        raise Rejected(f"forward returned {type_name(result)}; expected the 4 tensors (p1, p2, z1, z2)")
+    for name, output in zip(OUTPUTS, result):
+        as_tensor(output, f"forward ({name})", shape=(len(x1), dim))
+    gradients = []
+    for output, direction in zip(result, directions):
+        found = [None, None]
+        if output.requires_grad:
+            found = torch.autograd.grad((output * direction.double()).sum(), views, retain_graph=True,
+                                        allow_unused=True)
+        gradients.append([torch.zeros_like(view) if g is None else g.detach() for view, g in zip(views, found)])
+    with torch.no_grad():
+        encoder_x1 = model.encoder(views[0])
+        predictor_z1 = model.predictor(result[2].detach())
+    return {"outputs": [output.detach() for output in result], "attached": [bool(o.requires_grad) for o in result],
+            "gradients": gradients, "encoder_x1": as_tensor(encoder_x1, "the encoder"),
+            "predictor_z1": as_tensor(predictor_z1, "the predictor")}
+
+
+def cosine_similarity(sub, x1, x2, eps=None):
+    module = sub.CosineSimilarity() if eps is None else sub.CosineSimilarity(eps=eps)
+    return as_tensor(module(x1.double(), x2.double()), "CosineSimilarity", shape=(len(x1),))
+
+
+def loss(sub, p1, p2, z1, z2, stop_gradient, standin=False):
+    """Call `loss` (with the stand-in similarity when `standin`); report its value and the
+    gradient it sends to each of p1, p2, z1, z2 (None where none reaches)."""
+    tensors = [t.double().requires_grad_(True) for t in (p1, p2, z1, z2)]
+    with _similarity(sub, standin):
+        model = _model(sub, p1.shape[1], 2, stop_gradient, None)
+        value = model.loss(*tensors)
+    number = as_float(value, "loss")
+    gradients = [None] * 4
+    if isinstance(value, torch.Tensor) and value.requires_grad:
+        found = torch.autograd.grad(value.sum(), tensors, allow_unused=True)
+        gradients = [None if g is None or not g.abs().sum() > 0 else g.detach() for g in found]
+    return {"value": number, "gradients": gradients}
