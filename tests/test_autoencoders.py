@@ -2,7 +2,7 @@
 variant of a question loses that question's points and no others."""
 import pytest
 
-from conftest import KIT_ROOT, assert_only_lost, reference_source, replace_solution, scores, starter_source
+from conftest import KIT_ROOT, assert_only_lost, reference_source, replace_solution, scores
 from grading import results
 
 WRONG_VARIANTS = {
@@ -71,13 +71,6 @@ def test_reference_scores_20(grade):
     report = grade("autoencoders", reference_source("autoencoders"))
     assert (report.score, report.max_score) == (20, 20), results.table(report)
     assert all(q.status == "passed" for q in report.questions)
-
-
-def test_starter_scores_0_with_a_message_per_question(grade):
-    report = grade("autoencoders", starter_source("autoencoders"))
-    assert report.score == 0, results.table(report)
-    for question in report.questions:
-        assert question.messages and "not implemented yet" in question.messages[0], question
 
 
 @pytest.mark.parametrize("number", sorted(WRONG_VARIANTS, key=lambda n: int(n[1:])))

@@ -2,8 +2,7 @@
 of a question loses that question's points and no others."""
 import pytest
 
-from conftest import (KIT_ROOT, assert_only_lost, reference_source, replace_solution, scores,
-                      starter_source)
+from conftest import KIT_ROOT, assert_only_lost, reference_source, replace_solution, scores
 from grading import results
 
 # question -> (class or None, function, wrong body)
@@ -100,13 +99,6 @@ def test_reference_scores_22(grade):
     report = grade("captioning", reference_source("captioning"))
     assert (report.score, report.max_score) == (22, 22), results.table(report)
     assert [q.name for q in report.questions][:3] == ["Q1 tokenize", "Q2 build_vocabulary", "Q3 text_pipeline"]
-
-
-def test_starter_scores_0_with_a_message_per_question(grade):
-    report = grade("captioning", starter_source("captioning"))
-    assert report.score == 0
-    for question in report.questions:
-        assert question.messages and "not implemented yet" in question.messages[0], question
 
 
 VARIANTS = [(n, v) for n, v in WRONG_VARIANTS.items()] + [(n, v) for n, v in MORE_WRONG_VARIANTS.items()]

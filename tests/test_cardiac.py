@@ -2,7 +2,7 @@
 of a question loses that question's points and no others."""
 import pytest
 
-from conftest import KIT_ROOT, assert_only_lost, reference_source, replace_solution, scores, starter_source
+from conftest import KIT_ROOT, assert_only_lost, reference_source, replace_solution, scores
 from grading import results
 
 WRONG_VARIANTS = {
@@ -66,13 +66,6 @@ def test_reference_scores_20(grade):
     report = grade("cardiac", reference_source("cardiac"))
     assert (report.score, report.max_score) == (20, 20), results.table(report)
     assert [q.name for q in report.questions][:3] == ["Q1 to_onehot", "Q2 Encoder", "Q3 Decoder"]
-
-
-def test_starter_scores_0_with_a_message_per_question(grade):
-    report = grade("cardiac", starter_source("cardiac"))
-    assert report.score == 0
-    for question in report.questions:
-        assert question.messages and "not implemented yet" in question.messages[0], question
 
 
 @pytest.mark.parametrize("number", sorted(WRONG_VARIANTS, key=lambda n: int(n[1:])))

@@ -4,8 +4,7 @@ import json
 
 import pytest
 
-from conftest import (KIT_ROOT, assert_only_lost, reference_source, replace_solution, scores,
-                      starter_source)
+from conftest import KIT_ROOT, assert_only_lost, reference_source, replace_solution, scores
 from grading import results
 
 WRONG_VARIANTS = {
@@ -84,13 +83,6 @@ def test_reference_scores_35_with_a_valid_results_json(grade):
         assert set(test) >= {"name", "score", "max_score", "status", "output", "visibility"}
         assert test["status"] == "passed"
     assert report.isolation in ("namespaces", "uid", "none")
-
-
-def test_starter_scores_0_with_a_message_per_question(grade):
-    report = grade("trainer", starter_source("trainer"))
-    assert report.score == 0
-    for question in report.questions:
-        assert question.messages and "not implemented yet" in question.messages[0], question
 
 
 @pytest.mark.parametrize("number", sorted(WRONG_VARIANTS, key=lambda n: int(n[1:])))

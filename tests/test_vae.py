@@ -5,8 +5,7 @@ import re
 
 import pytest
 
-from conftest import (KIT_ROOT, assert_only_lost, reference_source, replace_solution, scores,
-                      starter_source)
+from conftest import KIT_ROOT, assert_only_lost, reference_source, replace_solution, scores
 from grading import results
 
 LL_LINE = "ll = torch.logsumexp(log_likelihood, dim=1) - math.log(K)"
@@ -86,13 +85,6 @@ def test_reference_scores_20_with_a_valid_results_json(grade):
     assert all(test["status"] == "passed" for test in data["tests"])
 
 
-def test_starter_scores_0_with_a_message_per_question(grade):
-    report = grade("vae", starter_source("vae"))
-    assert report.score == 0
-    for question in report.questions:
-        assert question.messages and "not implemented yet" in question.messages[0], question
-
-
 @pytest.mark.parametrize("number", sorted(WRONG_VARIANTS, key=lambda n: int(n[1:])))
 def test_a_wrong_answer_loses_its_own_points_only(grade, number):
     function, body = WRONG_VARIANTS[number]
@@ -139,7 +131,6 @@ def test_methods_that_call_wrong_helpers_keep_their_points(grade):
     for function, body in WRONG_HELPERS.items():
         source = replace_solution(source, function, body)
     report = grade("vae", source)
-    got = scores(report)
     for question in report.questions[:6]:
         assert question.score < question.max_score, results.table(report)
     for question in report.questions[6:]:
