@@ -8,7 +8,8 @@ import pytest
 
 from grading import assignments
 from grading.grader import SubmissionProxy
-from grading.runner import SubmissionRunner
+from grading.rubric import CheckFailed
+from grading.runner import SubmissionFailure, SubmissionRunner
 from grading.sandbox import Launcher
 
 CASES = [(name, question, check) for name in assignments.names()
@@ -41,4 +42,10 @@ def runners(launcher):
 @pytest.mark.parametrize("name, question, check", CASES,
                          ids=[f"{name}-{question.number}-{check.function.__name__}" for name, question, check in CASES])
 def test_public_check(name, question, check, runners):
-    check.function(SubmissionProxy(runners(name), check.timeout), None)
+    try:
+        check.function(SubmissionProxy(runners(name), check.timeout), None)
+        return
+    except (CheckFailed, SubmissionFailure) as failure:
+        message = f"{question.name}, {check.name}: {failure}"
+    # The message is written for the student; the grader's traceback would only bury it.
+    pytest.fail(message, pytrace=False)
