@@ -109,6 +109,28 @@ def load_parameters(modules, tensors, what: str) -> None:
             parameter.copy_(tensor.to(parameter.dtype))
 
 
+def describe_network(network: torch.nn.Module, x, weights=None, what: str = "the network") -> dict:
+    """The called layers of `network` on `x`, its output (with `weights` loaded into the layers in
+    call order, when given) and its number of parameters, as plain values for the grader."""
+    with torch.no_grad():
+        layers, output, modules = trace_layers(network, x)
+        if weights is not None:
+            load_parameters(modules, weights, what)
+            output = network(x)
+    return {"layers": layers, "output": as_tensor(output, what),
+            "parameters": sum(p.numel() for p in network.parameters())}
+
+
+def gradients_of(output: torch.Tensor, tensors, retain_graph: bool = False):
+    """The gradient of `output.sum()` with respect to each of `tensors` (zeros where it does not
+    depend on one, detached), or None when `output` is detached from the autograd graph."""
+    if not output.requires_grad:
+        return None
+    tensors = list(tensors)
+    found = torch.autograd.grad(output.sum(), tensors, retain_graph=retain_graph, allow_unused=True)
+    return [torch.zeros_like(t) if g is None else g.detach() for t, g in zip(tensors, found)]
+
+
 def parameters_of(modules):
     """The parameters of `modules` in order, detached: what `load_parameters` takes."""
     return [p.detach().clone() for module in modules for p in module.parameters(recurse=False)]

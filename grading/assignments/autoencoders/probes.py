@@ -9,8 +9,8 @@ can be swapped for the stand-ins below, which are deliberately *not* answers. So
 import torch
 from torch import nn
 
-from grading.probing import (Rejected, as_float, as_module, as_tensor, load_parameters, trace_layers,
-                             type_name, with_standins)
+from grading.probing import (Rejected, as_float, as_module, as_tensor, describe_network, gradients_of,
+                             load_parameters, type_name, with_standins)
 
 IMAGE = (1, 28, 28)
 PIXELS = 28 * 28
@@ -81,12 +81,8 @@ def _loss_report(loss, inputs, what: str) -> dict:
     """The loss value, whether it is attached to the graph, and its gradients w.r.t. `inputs`."""
     if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
         raise Rejected(f"{what} returned {type_name(loss)}; expected a scalar tensor")
-    attached = loss.requires_grad
-    gradients = None
-    if attached:
-        found = torch.autograd.grad(loss.reshape(()), inputs, allow_unused=True)
-        gradients = [torch.zeros_like(t) if g is None else g.detach() for t, g in zip(inputs, found)]
-    return {"loss": as_float(loss.detach(), what), "attached": attached, "gradients": gradients}
+    return {"loss": as_float(loss.detach(), what), "attached": loss.requires_grad,
+            "gradients": gradients_of(loss, inputs)}
 
 
 # Probes, one per graded behaviour.
@@ -97,13 +93,7 @@ def network(sub, part, d, x, hidden=None, weights=None):
     build = getattr(sub, f"make_{part}")
     what = f"make_{part}"
     built = as_module(build(d) if hidden is None else build(d, tuple(hidden)), what)
-    with torch.no_grad():
-        layers, output, modules = trace_layers(built, x)
-        if weights is not None:
-            load_parameters(modules, weights, f"the network of {what}")
-            output = built(x)
-    return {"layers": layers, "output": as_tensor(output, f"the network of {what}"),
-            "parameters": sum(p.numel() for p in built.parameters())}
+    return describe_network(built, x, weights, f"the network of {what}")
 
 
 def ae_forward(sub, encoder_weights, decoder_weights, x):
@@ -171,11 +161,7 @@ def reparameterization(sub, mu, logvar, noise=None):
     z = sub.reparameterize(mu, logvar) if noise is None else sub.reparameterize(mu, logvar, noise)
     if not isinstance(z, torch.Tensor):
         raise Rejected(f"reparameterize returned {type_name(z)}; expected a torch.Tensor")
-    gradients = None
-    if z.requires_grad:
-        found = torch.autograd.grad(z.sum(), [mu, logvar], allow_unused=True)
-        gradients = [torch.zeros_like(t) if g is None else g for t, g in zip((mu, logvar), found)]
-    return {"z": as_tensor(z, "reparameterize", mu.shape), "gradients": gradients}
+    return {"z": as_tensor(z, "reparameterize", mu.shape), "gradients": gradients_of(z, [mu, logvar])}
 
 
 def elbo_loss(sub, x_hat, x, mu, logvar, standins, kind=None):

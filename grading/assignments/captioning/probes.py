@@ -17,7 +17,8 @@ import torch
 import torchvision
 from torch import nn
 
-from grading.probing import (Rejected, as_float, as_module, as_tensor, describe_layer, replaced, type_name)
+from grading.probing import (Rejected, as_float, as_module, as_tensor, describe_layer, gradients_of, replaced,
+                             type_name)
 
 SPECIALS = ("[START]", "[END]", "[PAD]", "[UNK]")
 START, END, PAD, UNK = range(4)
@@ -299,10 +300,6 @@ def forward_pass(sub, images, captions, lengths, encoder_weight, tokens, positio
     if not isinstance(loss, torch.Tensor):
         raise Rejected(f"forward_pass: the loss is {type_name(loss)}; expected a torch.Tensor")
     attached = loss.requires_grad and loss.numel() == 1
-    gradients = None
-    if attached:
-        gradients = [g if g is not None else torch.zeros_like(p)
-                     for g, p in zip(torch.autograd.grad(loss, list(decoder.parameters()), allow_unused=True),
-                                     decoder.parameters())]
-    return {"loss": as_float(loss.detach(), "forward_pass (loss)"), "attached": attached, "gradients": gradients,
+    return {"loss": as_float(loss.detach(), "forward_pass (loss)"), "attached": attached,
+            "gradients": gradients_of(loss, decoder.parameters()) if attached else None,
             "predictions": as_tensor(predictions, "forward_pass (predictions)")}

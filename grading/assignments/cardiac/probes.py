@@ -9,8 +9,8 @@ costs the to_onehot question only, not the forward passes as well.
 import torch
 from torch import nn
 
-from grading.probing import (Rejected, as_float, as_module, as_tensor, load_parameters, trace_layers,
-                             type_name, with_standins)
+from grading.probing import (Rejected, as_float, as_module, as_tensor, describe_network, gradients_of,
+                             load_parameters, type_name, with_standins)
 
 TINY_CHANNELS = 6  # the probes' networks work on 8x8 maps: one stride-2 layer, 4x4 feature maps
 
@@ -74,15 +74,6 @@ def _tuple(value, length, what, names):
     return value
 
 
-def _gradients(loss, tensors):
-    """d loss / d tensor for each tensor (zeros where the loss does not depend on it), or None
-    when the loss is detached from the graph."""
-    if not loss.requires_grad:
-        return None
-    grads = torch.autograd.grad(loss, tensors, allow_unused=True)
-    return [torch.zeros_like(t) if g is None else g for g, t in zip(grads, tensors)]
-
-
 # Probes, one per graded behaviour.
 
 def to_onehot(sub, label_map, n_classes):
@@ -94,20 +85,13 @@ def network(sub, kind, x, settings, weights=None):
     output on `x` (with `weights` loaded into the layers in call order, when given) and the
     number of parameters."""
     what = {"encoder": "Encoder", "decoder": "Decoder"}[kind]
-    built = as_module(getattr(sub, what)(**settings), what)
-    with torch.no_grad():
-        layers, output, modules = trace_layers(built, x)
-        if weights is not None:
-            load_parameters(modules, weights, what)
-            output = built(x)
-    return {"layers": layers, "output": as_tensor(output, f"{what}.forward"),
-            "parameters": sum(p.numel() for p in built.parameters())}
+    return describe_network(as_module(getattr(sub, what)(**settings), what), x, weights, what)
 
 
 def reconstruction_loss(sub, logits, label_map):
     logits = logits.clone().requires_grad_(True)
     loss = _scalar_loss(sub.reconstruction_loss(logits, label_map), "reconstruction_loss")
-    gradients = _gradients(loss, [logits])
+    gradients = gradients_of(loss, [logits])
     return {"loss": as_float(loss.detach(), "reconstruction_loss"), "attached": gradients is not None,
             "gradients": gradients}
 
@@ -117,7 +101,7 @@ def ae_forward_pass(sub, encoder_weights, decoder_weights, label_map, standins):
     with _with_standins(sub, standins):
         result = _tuple(sub.ae_forward_pass(encoder, decoder, label_map), 2, "ae_forward_pass", ("loss", "logits"))
     loss = _scalar_loss(result[0], "ae_forward_pass")
-    gradients = _gradients(loss, [*encoder.parameters(), *decoder.parameters()])
+    gradients = gradients_of(loss, [*encoder.parameters(), *decoder.parameters()])
     return {"loss": as_float(loss.detach(), "ae_forward_pass (loss)"), "attached": gradients is not None,
             "logits": as_tensor(result[1], "ae_forward_pass (logits)"), "gradients": gradients}
 
@@ -133,7 +117,7 @@ def reparameterize(sub, mu, logvar, noise=None, draws=0):
     z = sub.reparameterize(mu, logvar, noise)
     z_value = as_tensor(z, "reparameterize", shape=mu.shape)
     weighting = torch.linspace(-1, 2, mu.numel()).view(mu.shape)
-    gradients = _gradients((z * weighting).sum(), [mu, logvar]) if isinstance(z, torch.Tensor) else None
+    gradients = gradients_of((z * weighting).sum(), [mu, logvar]) if isinstance(z, torch.Tensor) else None
     return {"z": z_value, "gradients": gradients}
 
 
@@ -141,7 +125,7 @@ def vae_loss(sub, logits, label_map, mu, logvar, beta, standins):
     inputs = [t.clone().requires_grad_(True) for t in (logits, mu, logvar)]
     with _with_standins(sub, standins):
         loss = _scalar_loss(sub.vae_loss(inputs[0], label_map, inputs[1], inputs[2], beta), "vae_loss")
-    gradients = _gradients(loss, inputs)
+    gradients = gradients_of(loss, inputs)
     return {"loss": as_float(loss.detach(), "vae_loss"), "attached": gradients is not None, "gradients": gradients}
 
 
@@ -151,7 +135,7 @@ def vae_forward_pass(sub, encoder_weights, decoder_weights, label_map, beta, noi
         result = _tuple(sub.vae_forward_pass(encoder, decoder, label_map, beta, noise), 4, "vae_forward_pass",
                         ("loss", "logits", "mu", "logvar"))
     loss = _scalar_loss(result[0], "vae_forward_pass")
-    gradients = _gradients(loss, [*encoder.parameters(), *decoder.parameters()])
+    gradients = gradients_of(loss, [*encoder.parameters(), *decoder.parameters()])
     values = {name: as_tensor(value, f"vae_forward_pass ({name})")
               for name, value in zip(("logits", "mu", "logvar"), result[1:])}
     return {"loss": as_float(loss.detach(), "vae_forward_pass (loss)"), "attached": gradients is not None,

@@ -12,7 +12,7 @@ import contextlib
 import torch
 from torch import nn
 
-from grading.probing import Rejected, as_float, as_tensor, load_parameters, replaced, type_name
+from grading.probing import Rejected, as_float, as_tensor, gradients_of, load_parameters, replaced, type_name
 
 OUTPUTS = ("p1", "p2", "z1", "z2")
 
@@ -75,18 +75,14 @@ def forward(sub, x1, x2, dim, pred_dim, stop_gradient, mlp_mode, directions, wei
         raise Rejected(f"forward returned {type_name(result)}; expected the 4 tensors (p1, p2, z1, z2)")
     for name, output in zip(OUTPUTS, result):
         as_tensor(output, f"forward ({name})", shape=(len(x1), dim))
-    gradients = []
-    for output, direction in zip(result, directions):
-        found = [None, None]
-        if output.requires_grad:
-            found = torch.autograd.grad((output * direction.double()).sum(), views, retain_graph=True,
-                                        allow_unused=True)
-        gradients.append([torch.zeros_like(view) if g is None else g.detach() for view, g in zip(views, found)])
+    zeros = [torch.zeros_like(view) for view in views]  # what a detached output sends back
+    sent_back = [gradients_of(output * direction.double(), views, retain_graph=True) or zeros
+                 for output, direction in zip(result, directions)]
     with torch.no_grad():
         encoder_x1 = model.encoder(views[0])
         predictor_z1 = model.predictor(result[2].detach())
     return {"outputs": [output.detach() for output in result], "attached": [bool(o.requires_grad) for o in result],
-            "gradients": gradients, "encoder_x1": as_tensor(encoder_x1, "the encoder"),
+            "gradients": sent_back, "encoder_x1": as_tensor(encoder_x1, "the encoder"),
             "predictor_z1": as_tensor(predictor_z1, "the predictor")}
 
 
@@ -103,8 +99,5 @@ def loss(sub, p1, p2, z1, z2, stop_gradient, standin=False):
         model = _model(sub, p1.shape[1], 2, stop_gradient, None)
         value = model.loss(*tensors)
     number = as_float(value, "loss")
-    gradients = [None] * 4
-    if isinstance(value, torch.Tensor) and value.requires_grad:
-        found = torch.autograd.grad(value.sum(), tensors, allow_unused=True)
-        gradients = [None if g is None or not g.abs().sum() > 0 else g.detach() for g in found]
-    return {"value": number, "gradients": gradients}
+    found = (gradients_of(value, tensors) if isinstance(value, torch.Tensor) else None) or [None] * 4
+    return {"value": number, "gradients": [g if g is not None and g.abs().sum() > 0 else None for g in found]}

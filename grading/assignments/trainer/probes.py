@@ -9,8 +9,8 @@ from typing import NamedTuple, Tuple
 
 import torch
 
-from grading.probing import (Rejected, as_float, as_module, as_tensor, load_parameters, trace_layers,
-                             type_name, with_standins)
+from grading.probing import (Rejected, as_float, as_module, as_tensor, describe_network, gradients_of,
+                             load_parameters, type_name, with_standins)
 
 # The grader names a function; these are the functions it may name.
 SCALAR_FUNCTIONS = {
@@ -123,14 +123,7 @@ def network(sub, kind, input_shape, config, n_classes, activation, x, weights=No
     else:
         built = sub.Trainer.create_cnn(channels, configuration, n_classes, act)
     what = f"create_{kind}"
-    built = as_module(built, what)
-    with torch.no_grad():
-        layers, output, modules = trace_layers(built, x)
-        if weights is not None:
-            load_parameters(modules, weights, f"the network of {what}")
-            output = built(x)
-    return {"layers": layers, "output": as_tensor(output, f"the network of {what}"),
-            "parameters": sum(p.numel() for p in built.parameters())}
+    return describe_network(as_module(built, what), x, weights, f"the network of {what}")
 
 
 def normalize(sub, train, valid, test):
@@ -158,12 +151,9 @@ def loss_and_accuracy(sub, weights, X, y):
     if not isinstance(loss, torch.Tensor):
         raise Rejected(f"compute_loss_and_accuracy: the loss is {type_name(loss)}; expected a torch.Tensor")
     attached = loss.requires_grad and loss.numel() == 1
-    gradients = None
-    if attached:
-        loss.backward()
-        gradients = [p.grad.clone() if p.grad is not None else torch.zeros_like(p) for p in network.parameters()]
     return {"loss": as_float(loss.detach(), "compute_loss_and_accuracy (loss)"), "attached": attached,
-            "gradients": gradients, "accuracy": as_float(accuracy, "compute_loss_and_accuracy (accuracy)")}
+            "gradients": gradients_of(loss, network.parameters()) if attached else None,
+            "accuracy": as_float(accuracy, "compute_loss_and_accuracy (accuracy)")}
 
 
 def network_gradient_norm(sub, weights, X, weighting):

@@ -19,7 +19,7 @@ import math
 
 import torch
 
-from grading.probing import Rejected, as_tensor, replaced, type_name
+from grading.probing import Rejected, as_tensor, gradients_of, replaced, type_name
 
 # The stand-ins' constants (the grader recomputes their values with the functions below).
 MODE_SHIFT = 0.25        # the stand-in mode is the mean plus this
@@ -218,12 +218,10 @@ def dgd_sample(sub, mean, logvar, noise=None):
     sample = distribution.sample(noise=noise) if noise is not None else distribution.sample()
     if not isinstance(sample, torch.Tensor):
         raise Rejected(f"sample returned {type_name(sample)}; expected a torch.Tensor")
-    gradients = [torch.zeros_like(mean), torch.zeros_like(logvar)]
-    if sample.requires_grad and sample.shape == mean.shape:
-        grads = torch.autograd.grad(sample.sum(), [mean, logvar], allow_unused=True)
-        gradients = [torch.zeros_like(t) if g is None else g for g, t in zip(grads, (mean, logvar))]
+    found = gradients_of(sample, [mean, logvar]) if sample.shape == mean.shape else None
+    grad_mean, grad_logvar = found or [torch.zeros_like(mean), torch.zeros_like(logvar)]
     return {"accepts_noise": supported, "sample": as_tensor(sample, "sample"),
-            "grad_mean": gradients[0], "grad_logvar": gradients[1]}
+            "grad_mean": grad_mean, "grad_logvar": grad_logvar}
 
 
 def dgd_kl(sub, mean, logvar):
