@@ -4,6 +4,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 KIT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(KIT_ROOT))
@@ -15,6 +16,23 @@ from grading.sandbox import Launcher  # noqa: E402
 
 # Short limits keep the hostile tests fast; real checks take well under a second each.
 TEST_LIMITS = Limits(import_seconds=20, time_scale=0.25, memory_megabytes=512)
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    """No network: every HTTP(S) request goes to a proxy address where nothing listens."""
+    for variable in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
+        monkeypatch.setenv(variable, "http://127.0.0.1:9")
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Tiny tensors run fastest on one thread, and with parallel test workers more threads only
+    fight over the cores (up to 10x slower)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from data import DatasetUnavailable, mnist
+from data import mnist
 from data.idx import write_idx
 from grading import assignments
 
@@ -22,25 +22,6 @@ def test_load_mnist_reads_a_fixture_as_image_tensors(ae, tmp_path):
     assert train_y.dtype == torch.int64 and set(train_y.tolist()) == set(range(10))
     images, labels = mnist.load("mnist", root, train=False)
     assert torch.equal(test_x[:, 0] * 255, images.float()) and torch.equal(test_y, labels)
-
-
-def test_missing_mnist_without_network_says_where_and_how(tmp_path, monkeypatch):
-    for variable in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
-        monkeypatch.setenv(variable, "http://127.0.0.1:9")  # nothing listens there: no network
-    with pytest.raises(DatasetUnavailable) as error:
-        mnist.ensure("mnist", tmp_path)
-    message = str(error.value)
-    assert "\n" not in message
-    assert str(tmp_path / "MNIST" / "raw") in message and "python -m data import mnist" in message
-
-
-@pytest.fixture
-def one_thread():
-    """Tiny models: one thread is fastest, and does not fight other processes for the cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_fit_lowers_the_loss_and_evaluate_is_reproducible(ae, tmp_path, one_thread):

@@ -10,11 +10,6 @@ import torchvision
 from data import DatasetUnavailable, captions
 
 
-def no_network(monkeypatch):
-    for variable in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
-        monkeypatch.setenv(variable, "http://127.0.0.1:9")  # nothing listens there
-
-
 @pytest.fixture(scope="module")
 def fixture_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("captions")
@@ -34,8 +29,7 @@ def test_the_coco_fixture_is_read_by_torchvision_cococaptions(fixture_root):
     assert all(colour in text for text in texts)  # the five captions describe the same scene
 
 
-def test_load_uses_the_fixture_without_downloading(fixture_root, monkeypatch):
-    no_network(monkeypatch)
+def test_load_uses_the_fixture_without_downloading(fixture_root, offline):
     for name in captions.DATASETS:
         sizes = {split: len(captions.load(name, split, fixture_root)) for split in captions.SPLITS}
         assert sizes == {"train": 12, "val": 4, "test": 6}, name
@@ -66,8 +60,7 @@ def test_the_scenes_are_described_by_their_captions():
         assert (distance < 60).sum() > 40  # the shapes are drawn in the colour the captions name
 
 
-def test_a_missing_dataset_without_network_says_where_and_how(tmp_path, monkeypatch):
-    no_network(monkeypatch)
+def test_a_missing_dataset_without_network_says_where_and_how(tmp_path, offline):
     for name, command in (("coco_captions", "python -m data import coco_captions"),
                           ("flickr8k", "python -m data import flickr8k")):
         with pytest.raises(DatasetUnavailable) as error:
@@ -94,8 +87,7 @@ def official_copy(fixture_root, target):
     return train
 
 
-def test_importing_a_partial_local_coco_copy(fixture_root, tmp_path, monkeypatch):
-    no_network(monkeypatch)
+def test_importing_a_partial_local_coco_copy(fixture_root, tmp_path, offline):
     train = official_copy(fixture_root, tmp_path / "official")
     root = captions.import_files("coco_captions", tmp_path / "official", tmp_path / "cache")
     manifest = captions.coco_manifest(root)
@@ -120,10 +112,9 @@ def test_importing_flickr8k_and_the_command_line(fixture_root, tmp_path):
     assert main(["--root", str(tmp_path / "x"), "import", "flickr8k", str(tmp_path / "nowhere")]) == 1
 
 
-def test_the_train_slice_is_downloaded_image_by_image(fixture_root, tmp_path, monkeypatch):
+def test_the_train_slice_is_downloaded_image_by_image(fixture_root, tmp_path, offline):
     """`ensure` with the official annotations and val2017 there fetches the first images of the
     kit's train2017 order from their `coco_url` (file:// URLs here: the real code, no network)."""
-    no_network(monkeypatch)
     train = official_copy(fixture_root, tmp_path / "cache" / "coco")
     shutil.rmtree(tmp_path / "cache" / "coco" / "train2017")
     (tmp_path / "cache" / "coco" / "train2017").mkdir()

@@ -25,10 +25,8 @@ def scenes(tmp_path_factory):
     return captions.load("coco_captions", "train", root, transform=captions.image_transform(32))
 
 
-def test_without_imagenet_weights_the_encoder_warns_and_uses_random_weights(cs, scenes, tmp_path, monkeypatch,
+def test_without_imagenet_weights_the_encoder_warns_and_uses_random_weights(cs, scenes, tmp_path, monkeypatch, offline,
                                                                             one_thread):
-    for variable in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
-        monkeypatch.setenv(variable, "http://127.0.0.1:9")
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))  # no cached weights either
     with pytest.warns(RuntimeWarning, match="RANDOM weights"):
         encoder = cs.CNNEncoder(pretrained=True)
@@ -46,15 +44,6 @@ def test_without_imagenet_weights_the_encoder_warns_and_uses_random_weights(cs, 
     tokens = torch.randint(0, 20, (3, 5))
     with torch.no_grad():
         assert torch.allclose(decoder(features, tokens), decoder(full, tokens), rtol=1e-4, atol=1e-4)
-
-
-@pytest.fixture(scope="module")
-def one_thread():
-    """Tiny tensors: one thread is faster than two fighting over a shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

@@ -42,9 +42,7 @@ def test_resizing_keeps_labels_and_proportions():
     assert (rows.max() - rows.min() + 1, cols.max() - cols.min() + 1) == (40, 40)  # still a square
 
 
-def test_a_missing_acdc_says_where_and_how_in_one_line(tmp_path, monkeypatch):
-    for variable in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
-        monkeypatch.setenv(variable, "http://127.0.0.1:9")  # nothing listens there: no network
+def test_a_missing_acdc_says_where_and_how_in_one_line(tmp_path, offline):
     with pytest.raises(DatasetUnavailable) as error:
         acdc.load(tmp_path)
     message = str(error.value)

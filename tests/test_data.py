@@ -48,14 +48,13 @@ def test_import_files_from_a_local_gzipped_copy(tmp_path):
     assert torchvision.datasets.FashionMNIST(root, train=True).data.shape == (30, 28, 28)
 
 
-def test_a_missing_dataset_without_network_says_where_and_how(tmp_path, monkeypatch):
-    for variable in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
-        monkeypatch.setenv(variable, "http://127.0.0.1:9")  # nothing listens there: no network
+@pytest.mark.parametrize("name, folder", [("fashion_mnist", "FashionMNIST"), ("mnist", "MNIST")])
+def test_a_missing_dataset_without_network_says_where_and_how(tmp_path, offline, name, folder):
     with pytest.raises(DatasetUnavailable) as error:
-        mnist.ensure("fashion_mnist", tmp_path)
+        mnist.ensure(name, tmp_path)
     message = str(error.value)
     assert "\n" not in message
-    assert str(tmp_path / "FashionMNIST" / "raw") in message and "python -m data import fashion_mnist" in message
+    assert str(tmp_path / folder / "raw") in message and f"python -m data import {name}" in message
 
 
 def test_the_data_root_comes_from_the_argument_then_the_environment(tmp_path, monkeypatch):
@@ -87,8 +86,7 @@ def test_svhn_fixture_is_refused_by_torchvision_and_accepted_by_the_kits_class(t
         svhn.load(root, "test")
 
 
-def test_svhn_download_true_reads_a_fixture_without_fetching(tmp_path, monkeypatch):
+def test_svhn_download_true_reads_a_fixture_without_fetching(tmp_path, offline):
     from data import svhn
     root = svhn.write_fixture("svhn", tmp_path, n_train=20, n_test=10)
-    monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")  # any download attempt would fail
     assert len(svhn.SVHN(root, split="train", download=True)) == 20

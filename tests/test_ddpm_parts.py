@@ -15,14 +15,7 @@ import ddpm_solution as ddpm  # noqa: E402
 TINY = dict(dim=8, dim_mults=(1, 2, 2), resnet_block_groups=4)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny networks gain nothing from threads, and with parallel test workers extra threads only
-    contend for the cores (10x slower here)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
@@ -40,9 +33,7 @@ def test_get_dataloaders_reads_svhn_in_minus_one_to_one(fixture_root):
     assert torch.allclose(next(iter(test))[0], pixels[:16].float() / 127.5 - 1, atol=1e-6)
 
 
-def test_missing_svhn_without_network_stops_with_one_line(tmp_path, monkeypatch):
-    for variable in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
-        monkeypatch.setenv(variable, "http://127.0.0.1:9")
+def test_missing_svhn_without_network_stops_with_one_line(tmp_path, offline):
     with pytest.raises(DatasetUnavailable) as error:
         ddpm.get_dataloaders(str(tmp_path / "empty"), batch_size=16)
     message = str(error.value)
@@ -93,8 +84,6 @@ def test_the_quality_proxy_ranks_degraded_images_worse(fixture_root):
     assert ddpm.frechet_distance(ddpm.proxy_features(a), ddpm.proxy_features(a)) < 1e-4
 
 
-def test_no_fid_weights_offline_is_a_none_not_an_error(tmp_path, monkeypatch):
+def test_no_fid_weights_offline_is_a_none_not_an_error(tmp_path, monkeypatch, offline):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    for variable in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
-        monkeypatch.setenv(variable, "http://127.0.0.1:9")
     assert ddpm.inception_weights(download=True, timeout=5) is None

@@ -21,13 +21,7 @@ N_DRAWS = 4000
 P_SAME = 1e-3      # below: the two samples do not come from the same distribution
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tensors this small run faster on one thread, and a busy machine cannot oversubscribe it."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def same_distribution(a, b) -> bool:

@@ -12,12 +12,6 @@ import torchvision
 from data import DatasetUnavailable, cifar10
 
 
-@pytest.fixture
-def offline(monkeypatch):
-    for variable in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
-        monkeypatch.setenv(variable, "http://127.0.0.1:9")  # nothing listens there: no network
-
-
 def test_fixture_is_refused_by_torchvision_and_read_by_the_kits_subclass(tmp_path):
     root = cifar10.write_fixture("cifar10", tmp_path, n_train=60, n_test=20)
     with pytest.raises(RuntimeError, match="corrupted"):
