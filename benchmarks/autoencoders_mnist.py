@@ -18,7 +18,6 @@ modules for a few epochs and records, on the held-out images:
 Writes benchmarks/results/autoencoders_mnist.json (and PNG figures in --figures when given).
 """
 import argparse
-import resource
 import sys
 import time
 from pathlib import Path
@@ -29,7 +28,7 @@ KIT_ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(KIT_ROOT), str(KIT_ROOT / "solutions")]
 
 import autoencoders_solution as ae  # noqa: E402
-from benchmarks.results_file import write_result  # noqa: E402
+from benchmarks.results_file import peak_memory_mb, write_result  # noqa: E402
 from data import DatasetUnavailable, mnist  # noqa: E402
 from data.idx import read_idx  # noqa: E402
 
@@ -188,7 +187,7 @@ def main() -> int:
               "reconstruction": reconstruction, "denoising": denoising, "vae_d2": vae_result,
               "sparse": {"d": SPARSE_D, "lambda2": SPARSE_LAMBDA2, "near_zero_means": f"|h| < {NEAR_ZERO}", **sparse},
               "speed_d32": speed(train_x, test_x, args.batch_size),
-              "peak_memory_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+              "peak_memory_mb": peak_memory_mb()}
     write_result("autoencoders_mnist", result)
     return 0
 

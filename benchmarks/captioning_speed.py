@@ -12,7 +12,6 @@ subset (10,000 images, 50,000 captions) both ways. Uses CUDA when present. Write
 benchmarks/results/captioning_speed.json.
 """
 import argparse
-import resource
 import sys
 import time
 from pathlib import Path
@@ -24,7 +23,7 @@ KIT_ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(KIT_ROOT), str(KIT_ROOT / "solutions")]
 
 import captioning_solution as cs  # noqa: E402
-from benchmarks.results_file import write_result  # noqa: E402
+from benchmarks.results_file import peak_memory_mb, write_result  # noqa: E402
 
 VOCAB_SIZE, EMBED_SIZE, DECODER_SIZE = 5000, 256, 512
 
@@ -111,7 +110,7 @@ def main() -> int:
             "plain_loop": round(steps_per_epoch * plain),
             "cached_first_epoch_including_cache": round(images_per_epoch * encode_once + steps_per_epoch * cached),
             "cached_later_epochs": round(steps_per_epoch * cached)},
-        "peak_memory_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "peak_memory_mb": peak_memory_mb(),
         "note": "plain: ResNet-50 on every batch (no_grad, autocast + channels_last on CUDA) then the decoder step; "
                 "cached: the decoder step on features computed once per image",
     }

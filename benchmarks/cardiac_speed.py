@@ -14,7 +14,6 @@ defaults on a CPU (128x128 maps, 32 of them) keep the run to a few minutes.
 Writes benchmarks/results/cardiac_speed.json.
 """
 import argparse
-import resource
 import sys
 import time
 from pathlib import Path
@@ -26,7 +25,7 @@ KIT_ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(KIT_ROOT), str(KIT_ROOT / "solutions")]
 
 import cardiac_solution as cs  # noqa: E402
-from benchmarks.results_file import write_result  # noqa: E402
+from benchmarks.results_file import peak_memory_mb, write_result  # noqa: E402
 from data import acdc  # noqa: E402
 
 DEVICE = cs.DEVICE
@@ -122,7 +121,7 @@ def main() -> int:
                           "class_fractions": [round(float((acdc_maps == k).float().mean()), 4) for k in range(4)]}
     else:
         result["acdc"] = "not measured (no --acdc folder given)"
-    result["peak_memory_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    result["peak_memory_mb"] = peak_memory_mb()
     write_result("cardiac_speed", result)
     return 0
 

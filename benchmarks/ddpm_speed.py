@@ -21,7 +21,6 @@ benchmarks/results/ddpm_speed.json.
 """
 import argparse
 import copy
-import resource
 import statistics
 import sys
 import tempfile
@@ -34,7 +33,7 @@ KIT_ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(KIT_ROOT), str(KIT_ROOT / "solutions")]
 
 import ddpm_solution as ddpm  # noqa: E402
-from benchmarks.results_file import write_result  # noqa: E402
+from benchmarks.results_file import peak_memory_mb, write_result  # noqa: E402
 from data import svhn  # noqa: E402
 
 
@@ -157,7 +156,7 @@ def main() -> int:
                      "ddim_steps": args.ddim_steps, "ddim_seconds": round(ddim_seconds, 2),
                      "speedup_ddim_vs_kit_ancestral": round(kit_step * ddpm.T / ddim_seconds, 1),
                      "speedup_ddim_vs_plain_ancestral": round(plain_step * ddpm.T / ddim_seconds, 1)},
-        "peak_memory_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "peak_memory_mb": peak_memory_mb(),
     }
     if ddpm.device.type == "cuda":
         result["peak_gpu_memory_mb"] = round(torch.cuda.max_memory_allocated() / 2**20)

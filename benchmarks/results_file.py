@@ -1,5 +1,6 @@
 """Where benchmarks write their JSON: benchmarks/results/<name>.json (printed too)."""
 import json
+import resource
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -11,3 +12,8 @@ def write_result(name: str, result: dict) -> Path:
     path.write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))
     return path
+
+
+def peak_memory_mb() -> int:
+    """The peak resident memory of this process so far, in MB (Linux reports kB)."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)

@@ -18,7 +18,6 @@ Writes benchmarks/results/simsiam_cifar10.json.
 """
 import argparse
 import os
-import resource
 import sys
 import time
 from pathlib import Path
@@ -30,7 +29,7 @@ sys.path[:0] = [str(KIT_ROOT), str(KIT_ROOT / "solutions")]
 
 import simsiam_solution as ss  # noqa: E402
 import simsiam_training as st  # noqa: E402
-from benchmarks.results_file import write_result  # noqa: E402
+from benchmarks.results_file import peak_memory_mb, write_result  # noqa: E402
 from data import DatasetUnavailable, cifar10  # noqa: E402
 from data.augment import Augment  # noqa: E402
 
@@ -102,7 +101,7 @@ def main() -> int:
         "std_of_normalised_outputs_times_sqrt_d (1 = spread, 0 = collapsed)": {
             "with_stop_gradient": with_sg["final_output_std_times_sqrt_d"],
             "without_stop_gradient": without_sg["final_output_std_times_sqrt_d"]},
-        "peak_memory_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+        "peak_memory_mb": peak_memory_mb()}
     write_result("simsiam_cifar10", result)
     return 0
 
