@@ -67,9 +67,12 @@ def starter_source(name: str) -> str:
 
 def replace_solution(source: str, function: str, body: str) -> str:
     """`source` with the solution region of `function` (the first region after its `def`)
-    replaced by `body` (dedented; re-indented to the region's level)."""
+    replaced by `body` (dedented; re-indented to the region's level). `function` may be
+    "Class.method" for a name that more than one class defines."""
+    owner, _, function = function.rpartition(".")
     lines = source.splitlines()
-    start = next(i for i, line in enumerate(lines) if re.match(rf"\s*def {function}\(", line))
+    first = next(i for i, line in enumerate(lines) if re.match(rf"class {owner}\b", line)) if owner else 0
+    start = next(i for i in range(first, len(lines)) if re.match(rf"\s*def {function}\(", lines[i]))
     begin = next(i for i in range(start, len(lines)) if lines[i].strip() == "### BEGIN SOLUTION")
     end = next(i for i in range(begin, len(lines)) if lines[i].strip() == "### END SOLUTION")
     indent = lines[begin][:len(lines[begin]) - len(lines[begin].lstrip())]

@@ -7,24 +7,24 @@ from grading import results
 
 # question -> (class or None, function, wrong body)
 WRONG_VARIANTS = {
-    "Q1": (None, "tokenize", """
+    "Q1": ("tokenize", """
         return text.lower().split()  # punctuation stays glued to the words
         """),
-    "Q2": (None, "build_vocabulary", """
+    "Q2": ("build_vocabulary", """
         counts = Counter(token for caption in captions for token in tokenize(caption))
         kept = sorted((t for t, n in counts.items() if n >= min_freq), key=lambda t: (-counts[t], t))
         return Vocabulary(kept + list(SPECIALS))  # the special tokens last
         """),
-    "Q3": (None, "text_pipeline", """
+    "Q3": ("text_pipeline", """
         sequence = ([START] + vocab(tokenize(caption)) + [END])[:max_seq_len]  # a long caption loses [END]
         return torch.tensor(sequence + [PAD] * (max_seq_len - len(sequence)), dtype=torch.long)
         """),
-    "Q4": ("CNNEncoder", "__init__", """
+    "Q4": ("CNNEncoder.__init__", """
         resnet = load_resnet50(pretrained)
         self.resnet = nn.Sequential(*list(resnet.children())[:-2])  # not frozen
         self.pool = nn.AdaptiveAvgPool2d((14, 14))
         """),
-    "Q5": ("RNNDecoder", "__init__", """
+    "Q5": ("RNNDecoder.__init__", """
         self.embedding = nn.Embedding(vocab_size, embed_size)  # no padding_idx
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.init_h = nn.Linear(FEATURE_SIZE, decoder_size)
@@ -33,11 +33,11 @@ WRONG_VARIANTS = {
         self.dropout = nn.Dropout(0.5)
         self.fc = nn.Linear(decoder_size, vocab_size)
         """),
-    "Q6": ("RNNDecoder", "init_hidden_state", """
+    "Q6": ("RNNDecoder.init_hidden_state", """
         pooled = self.pool(features).flatten(1)
         return self.init_h(pooled), self.init_h(pooled)  # c from init_h too
         """),
-    "Q7": ("RNNDecoder", "forward", """
+    "Q7": ("RNNDecoder.forward", """
         embeddings = self.embedding(captions)
         pooled = self.pool(features).flatten(1)
         h, c = self.init_hidden_state(features)
@@ -48,7 +48,7 @@ WRONG_VARIANTS = {
             scores.append(self.fc(self.dropout(h)))
         return torch.stack(scores, dim=1)
         """),
-    "Q8": ("RNNDecoder", "predict", """
+    "Q8": ("RNNDecoder.predict", """
         pooled = self.pool(features).flatten(1)
         h, c = self.init_hidden_state(features)
         tokens = torch.full((features.shape[0],), START, dtype=torch.long)
@@ -59,7 +59,7 @@ WRONG_VARIANTS = {
             generated.append(tokens)
         return torch.stack(generated, dim=1)
         """),
-    "Q9": (None, "forward_pass", """
+    "Q9": ("forward_pass", """
         with torch.no_grad():
             features = encoder(images)
         scores = decoder(features, captions)
@@ -68,10 +68,10 @@ WRONG_VARIANTS = {
         """),
 }
 MORE_WRONG_VARIANTS = {
-    "Q4": ("CNNEncoder", "forward", """
+    "Q4": ("CNNEncoder.forward", """
         return nn.functional.adaptive_max_pool2d(self.resnet(images), (14, 14))  # max, not average
         """),
-    "Q8": ("RNNDecoder", "predict", """
+    "Q8": ("RNNDecoder.predict", """
         pooled = self.pool(features).flatten(1)
         h, c = self.init_hidden_state(features)
         tokens = torch.full((features.shape[0],), START, dtype=torch.long)
@@ -87,14 +87,6 @@ MORE_WRONG_VARIANTS = {
 }
 
 
-def with_wrong(source: str, cls, function: str, body: str) -> str:
-    """`source` with one solution region replaced; `cls` picks the method of that class."""
-    if cls is None:
-        return replace_solution(source, function, body)
-    head, marker, tail = source.partition(f"\nclass {cls}(")
-    return head + marker + replace_solution(tail, function, body)
-
-
 def test_reference_scores_22(grade):
     report = grade("captioning", reference_source("captioning"))
     assert (report.score, report.max_score) == (22, 22), results.table(report)
@@ -106,7 +98,7 @@ VARIANTS = [(n, v) for n, v in WRONG_VARIANTS.items()] + [(n, v) for n, v in MOR
 
 @pytest.mark.parametrize("number,variant", VARIANTS, ids=[f"{n}-{i}" for i, (n, _) in enumerate(VARIANTS)])
 def test_a_wrong_answer_loses_its_own_points_only(grade, number, variant):
-    report = grade("captioning", with_wrong(reference_source("captioning"), *variant))
+    report = grade("captioning", replace_solution(reference_source("captioning"), *variant))
     assert_only_lost(report, number)
 
 

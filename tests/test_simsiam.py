@@ -6,13 +6,6 @@ from conftest import KIT_ROOT, assert_only_lost, reference_source, replace_solut
 from grading import results
 
 
-def replace_method(source: str, method: str, body: str) -> str:
-    """`source` with the solution region of `method` ("Class.function") replaced by `body`."""
-    class_name, function = method.split(".")
-    start = source.index(f"class {class_name}(")
-    return source[:start] + replace_solution(source[start:], function, body)
-
-
 # (question, method whose solution region is replaced, body)
 WRONG_VARIANTS = {
     "detach not assigned": ("Q1", "SimSiam.forward", """
@@ -57,12 +50,12 @@ def test_reference_scores_6(grade):
 @pytest.mark.parametrize("variant", list(WRONG_VARIANTS))
 def test_a_wrong_answer_loses_its_own_points_only(grade, variant):
     number, method, body = WRONG_VARIANTS[variant]
-    report = grade("simsiam", replace_method(reference_source("simsiam"), method, body))
+    report = grade("simsiam", replace_solution(reference_source("simsiam"), method, body))
     assert_only_lost(report, number)
 
 
 def test_a_wrong_similarity_does_not_cost_the_loss_even_when_the_loss_calls_it(grade):
-    source = replace_method(reference_source("simsiam"), "CosineSimilarity.forward", "return bdot(x1, x2) * 2")
+    source = replace_solution(reference_source("simsiam"), "CosineSimilarity.forward", "return bdot(x1, x2) * 2")
     assert "bdot(x1, x2) * 2" in source and "similarity(p1, z2)" in source  # the loss still calls it
     assert_only_lost(grade("simsiam", source), "Q2")
 

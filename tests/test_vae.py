@@ -52,15 +52,6 @@ LOG_LIKELIHOOD_VARIANTS = {
 }
 
 
-def replace_in(source: str, function: str, body: str) -> str:
-    """`replace_solution`, where `function` may be "Class.method" for a name defined twice."""
-    owner, _, method = function.rpartition(".")
-    if not owner:
-        return replace_solution(source, function, body)
-    start = source.index(f"class {owner}")
-    return source[:start] + replace_solution(source[start:], method, body)
-
-
 def replace_method(source: str, name: str, code: str) -> str:
     """`source` with the whole method `name` (up to the next def at its level) replaced by `code`."""
     pattern = re.compile(rf"( *)def {name}\(.*?(?=\n\1def |\n\S)", re.S)
@@ -88,7 +79,7 @@ def test_reference_scores_20_with_a_valid_results_json(grade):
 @pytest.mark.parametrize("number", sorted(WRONG_VARIANTS, key=lambda n: int(n[1:])))
 def test_a_wrong_answer_loses_its_own_points_only(grade, number):
     function, body = WRONG_VARIANTS[number]
-    report = grade("vae", replace_in(reference_source("vae"), function, body))
+    report = grade("vae", replace_solution(reference_source("vae"), function, body))
     assert_only_lost(report, number)
 
 
@@ -110,7 +101,7 @@ def test_a_sample_not_reparameterized_loses_sample_points_only(grade):
 
 
 def test_vae_sample_with_the_modules_z_dim_loses_its_points_only(grade):
-    report = grade("vae", replace_in(reference_source("vae"), "VAE.sample",
+    report = grade("vae", replace_solution(reference_source("vae"), "VAE.sample",
                                            "return self.decode(torch.randn(batch_size, z_dim, device=self.device)).mode()"))
     assert_only_lost(report, "Q7")
     assert "latents of size 32" in " ".join(report.questions[6].messages)
@@ -160,8 +151,8 @@ def log_likelihood(self, x, K=100):
 
 
 def test_methods_written_without_the_helpers_get_full_marks(grade):
-    source = replace_in(reference_source("vae"), "VAE.forward", INLINE_FORWARD)
-    source = replace_in(source, "VAE.sample",
+    source = replace_solution(reference_source("vae"), "VAE.forward", INLINE_FORWARD)
+    source = replace_solution(source, "VAE.sample",
                               "z = torch.randn(batch_size, self.z_dim, device=self.device) if noise is None else noise\n"
                               "return self.decoder(z)")
     source = replace_method(source, "log_likelihood", VECTORIZED_LOG_LIKELIHOOD)
