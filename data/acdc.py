@@ -5,7 +5,7 @@ nothing downloads it: `python -m data import acdc FOLDER` copies the labelled fr
 copy into the kit's cache, and `load` reads them with nibabel. The training set's layout:
 
     patient001/Info.cfg                       "ED: 1", "ES: 12", ... (the labelled frames)
-    patient001/patient001_frame01.nii.gz      the short-axis MRI at end-diastole (H, W, slices)
+    patient001/patient001_frame01.nii.gz      the short-axis MRI at end-diastole (X, Y, slices)
     patient001/patient001_frame01_gt.nii.gz   its labels: 0 background, 1 right ventricle,
     patient001/patient001_frame12.nii.gz        2 myocardium, 3 left ventricle
     patient001/patient001_frame12_gt.nii.gz   (end-systole)
@@ -13,10 +13,16 @@ copy into the kit's cache, and `load` reads them with nibabel. The training set'
 
 `load` keeps every slice of the ED and ES label volumes that holds some heart, pads it to a
 square with background and resizes it to 256x256 with nearest-neighbour interpolation (labels
-must stay labels). `phantoms` draws plausible maps without ACDC: a left-ventricle blood pool
-inside a myocardium ring, the right ventricle as a crescent beside it, with random size,
-position, wall thickness, elongation and rotation. `write_fixture` writes tiny volumes in the
-real layout, drawn from phantoms, so that tests and quick mode run the real reader.
+must stay labels). The maps face the way cardiac MRI is usually displayed (radiological
+convention, read from each volume's NIfTI affine): the patient's right on the image's left and
+anterior at the top, so the right ventricle lies to the left of the left ventricle, as in the
+phantoms.
+
+`phantoms` draws plausible maps without ACDC: a left-ventricle blood pool inside a myocardium
+ring, the right ventricle as a crescent beside it, with random size, position, wall thickness,
+elongation and rotation. `lv_to_rv_direction` measures which way maps face. `write_fixture`
+writes tiny volumes in the real layout, drawn from phantoms, so that tests and quick mode run the
+real reader.
 """
 import re
 import shutil
@@ -80,8 +86,28 @@ def square_and_resize(slices: torch.Tensor, size: int = IMAGE_SIZE) -> torch.Ten
     return resized[:, 0].to(torch.uint8)
 
 
+def display_slices(image) -> np.ndarray:
+    """The slices of a NIfTI volume (nibabel image) as displayed: (slices, rows, cols), the slices
+    from inferior to superior, each with the patient's right on the image's left and anterior at
+    the top (radiological convention).
+
+    The stored axes follow the scanner's (ACDC's are left, posterior, superior, other files differ),
+    so the affine decides: first to RAS+ (voxel axes towards the patient's Right, Anterior,
+    Superior), then both in-plane axes reversed and swapped to rows and columns.
+    """
+    import nibabel
+    ras = np.asanyarray(nibabel.as_closest_canonical(image).dataobj)  # (R, A, S)
+    # reversed: (towards the left, towards posterior, S); columns then go right -> left, rows
+    # anterior -> posterior
+    return np.ascontiguousarray(ras[::-1, ::-1].transpose(2, 1, 0))
+
+
 def read_folder(folder, size: int = IMAGE_SIZE, phases=PHASES, keep_empty: bool = False):
     """Every labelled slice of the patient folders in `folder` (the layout above).
+
+    The maps face the way cardiac MRI is usually displayed (radiological convention, read from each
+    volume's NIfTI affine): the patient's right on the image's left and anterior at the top, so the
+    right ventricle lies to the left of the left ventricle, as in the phantoms.
 
     :return: (maps, patients): uint8 label maps (N, size, size) and, for each, the patient's
         number (int64 (N,)), to split the data by patient.
@@ -91,8 +117,8 @@ def read_folder(folder, size: int = IMAGE_SIZE, phases=PHASES, keep_empty: bool 
     for patient in patient_folders(folder):
         info = read_info(patient / "Info.cfg")
         for phase in phases:
-            volume = np.asanyarray(nibabel.load(label_volume_path(patient, int(info[phase]))).dataobj)
-            slices = torch.from_numpy(np.ascontiguousarray(volume.transpose(2, 0, 1)).astype(np.uint8))
+            volume = display_slices(nibabel.load(label_volume_path(patient, int(info[phase]))))
+            slices = torch.from_numpy(volume.astype(np.uint8))
             if not keep_empty:
                 slices = slices[slices.flatten(1).amax(dim=1) > 0]
             maps.append(square_and_resize(slices, size))
@@ -103,7 +129,8 @@ def read_folder(folder, size: int = IMAGE_SIZE, phases=PHASES, keep_empty: bool 
 
 
 def load(root=None, size: int = IMAGE_SIZE, phases=PHASES):
-    """ACDC's labelled slices from the kit's cache: see `read_folder`."""
+    """ACDC's labelled slices from the kit's cache, (N, size, size) uint8, and their patients: see
+    `read_folder`. The right ventricle lies on the image's left of the left ventricle."""
     return read_folder(ensure("acdc", root), size, phases)
 
 
@@ -190,14 +217,38 @@ def phantoms(n: int, size: int = IMAGE_SIZE, seed: int = 0, device=None, chunk: 
     return torch.cat(parts) if parts else torch.zeros(0, size, size, dtype=torch.uint8, device=device)
 
 
+def lv_to_rv_direction(maps: torch.Tensor) -> tuple:
+    """Which way the maps face: the mean unit vector (d_row, d_col) from the left ventricle's
+    centroid to the right ventricle's, over the maps (N, H, W) that show both. (0, -1): the right
+    ventricle on the image's left; (-1, 0): above."""
+    maps = maps[((maps == 1).flatten(1).any(1)) & ((maps == 3).flatten(1).any(1))]
+    rows = torch.arange(maps.shape[1], dtype=torch.float64).view(1, -1, 1)
+    cols = torch.arange(maps.shape[2], dtype=torch.float64).view(1, 1, -1)
+
+    def centroid(mask):  # (N, 2): mean row and column of each map's mask
+        count = mask.flatten(1).sum(1)
+        return torch.stack([(mask * rows).flatten(1).sum(1), (mask * cols).flatten(1).sum(1)], 1) / count[:, None]
+
+    step = centroid(maps == 1) - centroid(maps == 3)
+    mean = (step / step.norm(dim=1, keepdim=True)).mean(0)
+    return float(mean[0]), float(mean[1])
+
+
+# ACDC's headers (qform and sform) point the stored axes to the patient's left, posterior, superior
+ACDC_AFFINE = np.diag([-1.5, -1.5, 10.0, 1.0])
+
+
 def write_fixture(name: str, root, n_patients: int = 3, n_slices: int = 4, shape=(40, 48), seed: int = 0) -> Path:
     """Write `n_patients` tiny patient folders in ACDC's layout (Info.cfg, ED and ES frames with
     their _gt label volumes of `shape` x `n_slices`, drawn from phantoms; the first and last
-    slices hold no heart, as at the base and apex) under ROOT/ACDC; return ROOT (what `load` takes)."""
+    slices hold no heart, as at the base and apex) under ROOT/ACDC; return ROOT (what `load` takes).
+
+    The volumes are stored as ACDC's are, along (left, posterior, superior) with ACDC_AFFINE: a
+    phantom of `shape[1]` rows and `shape[0]` columns, transposed, so that `load` shows it as drawn."""
     import nibabel
     folder = Path(root) / "ACDC"
     rng = np.random.default_rng(seed)
-    height, width = shape
+    columns, rows = shape  # the stored volume's first axis is the displayed columns
     for index in range(n_patients):
         patient = folder / f"patient{index + 1:03d}"
         patient.mkdir(parents=True, exist_ok=True)
@@ -206,13 +257,12 @@ def write_fixture(name: str, root, n_patients: int = 3, n_slices: int = 4, shape
                                           f"NbFrame: 30\nWeight: 70.0\n")
         for number, frame in enumerate(frames.values()):
             maps = phantoms(n_slices, size=max(shape), seed=seed * 1000 + index * 10 + number).numpy()
-            maps = maps[:, :height, :width].copy()
+            maps = maps[:, :rows, :columns].copy()  # (slices, rows, columns) as displayed
             maps[[0, -1]] = 0
-            labels = maps.transpose(1, 2, 0)  # ACDC stores (H, W, slices)
+            labels = maps.transpose(2, 1, 0)  # stored (columns, rows, slices): left, posterior, superior
             # the MRI: brighter blood pools than muscle, and noise
             image = np.choose(labels, [20, 180, 70, 200]).astype(np.float32) + rng.normal(0, 8, labels.shape)
-            affine = np.diag([1.5, 1.5, 10.0, 1.0])
             base = patient / f"{patient.name}_frame{frame:02d}"
-            nibabel.save(nibabel.Nifti1Image(labels.astype(np.uint8), affine), f"{base}_gt.nii.gz")
-            nibabel.save(nibabel.Nifti1Image(image.astype(np.float32), affine), f"{base}.nii.gz")
+            nibabel.save(nibabel.Nifti1Image(labels.astype(np.uint8), ACDC_AFFINE), f"{base}_gt.nii.gz")
+            nibabel.save(nibabel.Nifti1Image(image.astype(np.float32), ACDC_AFFINE), f"{base}.nii.gz")
     return Path(root)

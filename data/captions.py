@@ -14,6 +14,13 @@ in a fixed random order (seed 0), downloaded one by one (default 10,000: about 1
 captions; a larger subset extends a smaller one). With the annotations (241 MB archive) that is
 about 2.6 GB to download and 2.5 GB of disk, ten minutes or so on Colab.
 
+A copy imported with `python -m data import coco_captions FOLDER` (any part of train2017) is used as
+it is, whatever `n_train_images` asks for: a smaller request takes the first present images in the
+kit's order, a larger one says in one line how many there are and goes on with those. Nothing is
+downloaded over an import unless `download=True` asks for the missing images; the manifest's
+`source` keeps saying where the splits came from (and `train_images_downloaded` how many images the
+kit fetched on top of an import).
+
 Flickr8k (`flickr8k`), in ROOT/flickr8k/: `Flickr8k.token.txt` ("image.jpg#k<TAB>caption"), the
 official split lists `Flickr_8k.{train,dev,test}Images.txt` (6,000 / 1,000 / 1,000 images) and the
 images in `Flicker8k_Dataset/` (the archive's spelling). torchvision's `Flickr8k` class parses an
@@ -52,6 +59,7 @@ FLICKR8K_URLS = ("https://github.com/jbrownlee/Datasets/releases/download/Flickr
 FLICKR8K_SPLIT_FILES = {"train": "Flickr_8k.trainImages.txt", "val": "Flickr_8k.devImages.txt",
                         "test": "Flickr_8k.testImages.txt"}
 FLICKR8K_IMAGES = "Flicker8k_Dataset"
+WEB = "cocodataset.org"  # the manifest's source of a subset the kit downloaded itself
 HOW_TO_GET = {
     "coco_captions": "run `python -m data fetch coco_captions` with internet access, or put annotations/"
                      "captions_train2017.json, captions_val2017.json, val2017/ and train2017/ (any subset) of "
@@ -67,9 +75,13 @@ def folder(name: str, root=None) -> Path:
     return data_root(root) / ("coco" if name == "coco_captions" else "flickr8k")
 
 
+def _reason(error: BaseException) -> str:
+    """An exception as a short phrase (its last line), for one-line messages."""
+    return str(error).strip().splitlines()[-1][:160] if str(error).strip() else type(error).__name__
+
+
 def _unavailable(name: str, where: Path, error: BaseException) -> DatasetUnavailable:
-    reason = str(error).strip().splitlines()[-1][:160] if str(error).strip() else type(error).__name__
-    return DatasetUnavailable(f"{name} is not in {where} and could not be downloaded ({reason}). "
+    return DatasetUnavailable(f"{name} is not in {where} and could not be downloaded ({_reason(error)}). "
                               f"To get it: {HOW_TO_GET[name]}")
 
 
@@ -108,24 +120,30 @@ def _fetch(url: str, path: Path, attempts: int = 3) -> None:
                 raise
 
 
-def _download_images(images: list, target: Path, workers: int = 16) -> None:
-    """Fetch the images (COCO annotation records) missing from `target`, several at a time."""
+def _download_images(images: list, target: Path, workers: int = 16) -> int:
+    """Fetch the images (COCO annotation records) missing from `target`, several at a time; return
+    how many were fetched."""
     target.mkdir(parents=True, exist_ok=True)
     missing = [image for image in images if not (target / image["file_name"]).is_file()]
     if not missing:
-        return
+        return 0
     with ThreadPoolExecutor(workers) as pool:  # small files: the wait is the network's, not the CPU's
         jobs = pool.map(lambda image: _fetch(image["coco_url"], target / image["file_name"]), missing)
         for _ in tqdm(jobs, total=len(missing), desc=f"downloading {len(missing)} images into {target.name}"):
             pass
+    return len(missing)
 
 
 def _missing_images(official: dict, images: Path) -> bool:
     return not images.is_dir() or any(not (images / image["file_name"]).is_file() for image in official["images"])
 
 
-def _write_coco_splits(where: Path, n_train: int, available_only: bool, source: str) -> None:
-    """The kit's three annotation files and the manifest, from the official annotation files."""
+def _write_coco_splits(where: Path, n_train: int, available_only: bool, source: str, downloaded: int = 0) -> None:
+    """The kit's three annotation files and the manifest, from the official annotation files.
+
+    available_only: take the train2017 images present (an import); else download the first
+    `n_train` of the kit's order that are missing. `downloaded`: images the kit fetched before on
+    top of a local copy (kept in the manifest with those fetched now)."""
     annotations = where / "annotations"
     official_val = _read_json(annotations / "captions_val2017.json")
     val_ids = sorted(image["id"] for image in official_val["images"])
@@ -136,25 +154,33 @@ def _write_coco_splits(where: Path, n_train: int, available_only: bool, source: 
         names = {image["id"]: image["file_name"] for image in official_train["images"]}
         order = [i for i in order if (where / "train2017" / names[i]).is_file()]
     else:
-        _download_images(_coco_subset(official_train, order[:n_train])["images"], where / "train2017")
+        downloaded += _download_images(_coco_subset(official_train, order[:n_train])["images"], where / "train2017")
     for split, official, ids in (("train", official_train, order[:n_train]), ("val", official_val, val_ids[:half]),
                                  ("test", official_val, val_ids[half:])):
         (annotations / f"kit_{split}.json").write_text(json.dumps(_coco_subset(official, ids)))
     manifest = {"train_images": min(n_train, len(order)), "val_images": half, "test_images": len(val_ids) - half,
                 "source": source}
+    if available_only:
+        manifest["train_images_present"] = len(order)  # lets a later, larger request skip a rebuild
+    if downloaded and source != WEB:
+        manifest["train_images_downloaded"] = downloaded
     (where / "kit_subset.json").write_text(json.dumps(manifest, indent=1))
 
 
 def coco_manifest(root=None) -> dict:
-    """How the kit's COCO splits in `root` were made ({} if there are none)."""
+    """How the kit's COCO splits in `root` were made ({} if there are none): the split sizes and
+    `source`, "cocodataset.org" (downloaded by the kit), "imported from FOLDER" or "fixture"."""
     path = folder("coco_captions", root) / "kit_subset.json"
     return _read_json(path) if path.is_file() else {}
 
 
-def _ensure_coco(root, n_train_images) -> Path:
+def _ensure_coco(root, n_train_images, download: bool = False) -> Path:
     where = folder("coco_captions", root)
     manifest = coco_manifest(root)
     if manifest and n_train_images in (None, manifest["train_images"]):
+        return where.parent
+    if manifest and manifest["source"] != WEB and not download:
+        _use_local_coco(where, manifest, n_train_images)
         return where.parent
     n_train = n_train_images or COCO_TRAIN_IMAGES
     try:
@@ -163,10 +189,34 @@ def _ensure_coco(root, n_train_images) -> Path:
             _download_caption_annotations(where)
         if _missing_images(_read_json(annotations / "captions_val2017.json"), where / "val2017"):
             download_and_extract_archive(COCO_VAL_URL, str(where), remove_finished=True)
-        _write_coco_splits(where, n_train, available_only=False, source="cocodataset.org")
+        _write_coco_splits(where, n_train, available_only=False, source=manifest.get("source", WEB),
+                           downloaded=manifest.get("train_images_downloaded", 0))
     except (RuntimeError, urllib.error.URLError, OSError) as error:
+        if manifest:  # the data is there: say so rather than "not in"
+            instead = "n_train_images=None" if manifest["source"] == WEB else "no download=True"
+            raise DatasetUnavailable(f"the train2017 images missing from {where} could not be downloaded "
+                                     f"({_reason(error)}); ask with {instead} to use the "
+                                     f"{manifest['train_images']:,} already there") from None
         raise _unavailable("coco_captions", where, error) from None
     return where.parent
+
+
+_TOLD = set()  # (folder, asked, present) already reported: one line per process, not one per split
+
+
+def _use_local_coco(where: Path, manifest: dict, asked: int) -> None:
+    """Fit the splits of a local copy to `asked` train2017 images without the network: the first
+    present ones in the kit's order; fewer than asked are reported in one line."""
+    kept, present = manifest["train_images"], manifest.get("train_images_present")
+    official = where / "annotations" / "captions_train2017.json"
+    if official.is_file() and (present is None or min(asked, present) != kept):
+        _write_coco_splits(where, asked, available_only=True, source=manifest["source"],
+                           downloaded=manifest.get("train_images_downloaded", 0))
+        kept = _read_json(where / "kit_subset.json")["train_images"]
+    if kept < asked and (str(where), asked, kept) not in _TOLD:
+        _TOLD.add((str(where), asked, kept))
+        print(f"coco_captions: {asked:,} train2017 images asked for but only {kept:,} are in {where / 'train2017'} "
+              f"({manifest['source']}); going on with those {kept:,} (download=True fetches the rest)")
 
 
 def _download_caption_annotations(where: Path) -> None:
@@ -233,21 +283,23 @@ def _ensure_flickr8k(root) -> Path:
 
 # -- the interface every data module has -------------------------------------------------------------
 
-def ensure(name: str, root=None, n_train_images: int = None) -> Path:
+def ensure(name: str, root=None, n_train_images: int = None, download: bool = False) -> Path:
     """Make sure `name` is on disk, downloading it if needed; return the data root.
 
     For COCO, `n_train_images` is the size of the train2017 slice (None: keep the subset already
-    there, else COCO_TRAIN_IMAGES). Raises DatasetUnavailable (one line) when it cannot be had.
+    there, else COCO_TRAIN_IMAGES). An imported copy is used as it is, at most `n_train_images` of
+    its images, unless `download=True` asks to fetch the images it lacks; with no copy at all, the
+    subset is downloaded. Raises DatasetUnavailable (one line) when it cannot be had.
     """
-    return _ensure_coco(root, n_train_images) if name == "coco_captions" else _ensure_flickr8k(root)
+    return _ensure_coco(root, n_train_images, download) if name == "coco_captions" else _ensure_flickr8k(root)
 
 
-def load(name: str, split: str, root=None, transform=None, n_train_images: int = None):
+def load(name: str, split: str, root=None, transform=None, n_train_images: int = None, download: bool = False):
     """A split as a torchvision dataset of (image, list of captions) pairs; `transform` applies to
-    the PIL image (see `image_transform`)."""
+    the PIL image (see `image_transform`). `n_train_images` and `download`: see `ensure`."""
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; use one of {SPLITS}")
-    root = ensure(name, root, n_train_images)
+    root = ensure(name, root, n_train_images, download)
     where = folder(name, root)
     if name == "flickr8k":
         return Flickr8k(where, split, transform=transform)
@@ -264,10 +316,18 @@ def captions_of(dataset) -> list:
     return [dataset.annotations[i] for i in dataset.ids]
 
 
+def _rgb(image):
+    """COCO holds greyscale (mode L) and a few CMYK JPEGs; the encoder takes 3 channels."""
+    return image if image.mode == "RGB" else image.convert("RGB")
+
+
 def image_transform(size: int = 256):
-    """PIL image -> uint8 tensor (3, size, size): what the captioning notebook feeds its encoder."""
+    """PIL image of any mode -> uint8 tensor (3, size, size): what the captioning notebook feeds its
+    encoder."""
     from torchvision import transforms
-    return transforms.Compose([transforms.Resize((size, size), antialias=True), transforms.PILToTensor()])
+    # a module-level function, not a lambda: DataLoader workers receive the transform pickled
+    return transforms.Compose([transforms.Lambda(_rgb), transforms.Resize((size, size), antialias=True),
+                               transforms.PILToTensor()])
 
 
 def import_files(name: str, source, root=None) -> Path:
@@ -348,11 +408,14 @@ def synthetic_scenes(n: int, seed: int = 0, size: int = 64):
     return np.stack(images), captions
 
 
-def _save_images(images, target: Path, names) -> None:
+def _save_images(images, target: Path, names, greyscale=()) -> None:
+    """JPEG files of uint8 (N, H, W, 3) images; those named in `greyscale` are saved in mode L
+    (one channel), as some of COCO's photographs are."""
     from PIL import Image
     target.mkdir(parents=True, exist_ok=True)
     for image, file_name in zip(images, names):
-        Image.fromarray(image).save(target / file_name, quality=95)
+        picture = Image.fromarray(image)
+        (picture.convert("L") if file_name in greyscale else picture).save(target / file_name, quality=95)
 
 
 def write_fixture(name: str, root, n_train: int = 60, n_val: int = 12, n_test: int = 24, seed: int = 0,
@@ -360,8 +423,9 @@ def write_fixture(name: str, root, n_train: int = 60, n_val: int = 12, n_test: i
     """Write a small synthetic `name` in its real on-disk format under `root`; return `root`.
 
     COCO: the three kit annotation files (COCO format) with images in train2017/ and val2017/, and
-    the manifest, so `ensure` finds the subset and nothing is downloaded. Flickr8k: the token file,
-    the three split lists and the JPEG images.
+    the manifest, so `ensure` finds the subset and nothing is downloaded; the last training image
+    is a greyscale JPEG, as some of COCO's are (its captions still name the colour it was drawn
+    in). Flickr8k: the token file, the three split lists and the JPEG images.
     """
     root = Path(root)
     where = folder(name, root)
@@ -375,7 +439,7 @@ def write_fixture(name: str, root, n_train: int = 60, n_val: int = 12, n_test: i
         if name == "coco_captions":
             directory = "train2017" if split == "train" else "val2017"
             names = [f"{i:012d}.jpg" for i in ids]
-            _save_images(images, where / directory, names)
+            _save_images(images, where / directory, names, greyscale=names[-1:] if split == "train" else ())
             annotation = {"info": {"description": "kit fixture: synthetic shapes"}, "licenses": [],
                           "images": [{"id": i, "file_name": f, "width": size, "height": size,
                                       "coco_url": (where / directory / f).resolve().as_uri()}

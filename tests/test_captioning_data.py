@@ -126,3 +126,83 @@ def test_the_train_slice_is_downloaded_image_by_image(fixture_root, tmp_path, of
     root = captions.ensure("coco_captions", root, n_train_images=9)  # a larger slice extends the smaller one
     assert set(captions.load("coco_captions", "train", root).ids) >= expected
     assert captions.coco_manifest(root)["train_images"] == 9
+
+
+@pytest.fixture
+def no_download(monkeypatch):
+    """Every way data/captions.py reaches the network, replaced by a recorder that refuses: the
+    names called end up in the returned list."""
+    import urllib.request
+    calls = []
+
+    def refuse(name):
+        def call(*args, **kwargs):
+            calls.append(name)
+            raise OSError(f"{name} called")
+        return call
+
+    for name in ("_fetch", "_download_images", "_download_caption_annotations", "download_url",
+                 "download_and_extract_archive"):
+        monkeypatch.setattr(captions, name, refuse(name))
+    monkeypatch.setattr(urllib.request, "urlopen", refuse("urlopen"))
+    return calls
+
+
+def test_a_partial_import_loads_offline_at_the_notebooks_default_size(fixture_root, tmp_path, offline, no_download,
+                                                                      capsys):
+    """The notebook's call (every split, COCO_TRAIN_IMAGES = 10,000) on 7 imported train2017 images:
+    those 7, one line saying so, no download, and the manifest still names the import."""
+    train = official_copy(fixture_root, tmp_path / "official")
+    root = captions.import_files("coco_captions", tmp_path / "official", tmp_path / "cache")
+    capsys.readouterr()
+    splits = {split: captions.load("coco_captions", split, root, transform=captions.image_transform(32),
+                                   n_train_images=captions.COCO_TRAIN_IMAGES) for split in captions.SPLITS}
+    assert no_download == []
+    assert set(splits["train"].ids) == {image["id"] for image in train["images"][:7]}
+    assert (len(splits["val"]), len(splits["test"])) == (5, 5)
+    assert captions.load_images(splits["train"]).shape == (7, 3, 32, 32)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1 and "10,000" in lines[0] and "only 7" in lines[0], lines
+    manifest = captions.coco_manifest(root)
+    assert manifest["source"] == f"imported from {tmp_path / 'official'}" and manifest["train_images"] == 7
+
+
+def test_a_smaller_request_takes_the_first_imported_images_and_keeps_the_source(fixture_root, tmp_path, offline,
+                                                                                no_download, capsys):
+    train = official_copy(fixture_root, tmp_path / "official")
+    root = captions.import_files("coco_captions", tmp_path / "official", tmp_path / "cache")
+    present = {image["id"] for image in train["images"][:7]}
+    first_three = [i for i in captions.train_order(train) if i in present][:3]
+    assert captions.load("coco_captions", "train", root, n_train_images=3).ids == sorted(first_three)
+    assert captions.coco_manifest(root)["source"].startswith("imported from ")
+    # asking for more again brings every imported image back, still without the network
+    assert set(captions.load("coco_captions", "train", root, n_train_images=10_000).ids) == present
+    assert no_download == [] and "only 7" in capsys.readouterr().out
+
+
+def test_download_true_fetches_what_an_import_lacks(fixture_root, tmp_path, offline):
+    """The opt-in: the missing images of the first 10 in the kit's order come from their coco_url
+    (file:// URLs here: the real download code, no network); the manifest says what came from where."""
+    train = official_copy(fixture_root, tmp_path / "official")
+    root = captions.import_files("coco_captions", tmp_path / "official", tmp_path / "cache")
+    wanted = captions.train_order(train)[:10]
+    imported = {image["id"] for image in train["images"][:7]}
+    dataset = captions.load("coco_captions", "train", root, n_train_images=10, download=True)
+    assert dataset.ids == sorted(wanted)  # CocoCaptions sorts its ids
+    manifest = captions.coco_manifest(root)
+    assert manifest["source"] == f"imported from {tmp_path / 'official'}"
+    assert manifest["train_images_downloaded"] == len(set(wanted) - imported) > 0
+
+
+def test_a_greyscale_coco_image_gives_three_channels(fixture_root):
+    from PIL import Image
+    where = fixture_root / "coco"
+    last = json.loads((where / "annotations" / "kit_train.json").read_text())["images"][-1]
+    with Image.open(where / "train2017" / last["file_name"]) as picture:
+        assert picture.mode == "L" and picture.format == "JPEG"  # one channel on disk, as in COCO
+        tensor = captions.image_transform(32)(picture)
+    assert tensor.shape == (3, 32, 32) and tensor.dtype == torch.uint8
+    assert torch.equal(tensor[0], tensor[1]) and torch.equal(tensor[1], tensor[2])
+    dataset = captions.load("coco_captions", "train", fixture_root, transform=captions.image_transform(32))
+    assert dataset.ids[-1] == last["id"]
+    assert torch.equal(dataset[len(dataset) - 1][0], tensor)

@@ -89,3 +89,75 @@ def test_phantoms_are_plausible_hearts():
 def test_phantoms_depend_on_the_seed_only():
     assert torch.equal(acdc.phantoms(5, size=64, seed=7), acdc.phantoms(5, size=64, seed=7, chunk=2))
     assert not torch.equal(acdc.phantoms(5, size=64, seed=7), acdc.phantoms(5, size=64, seed=8))
+
+
+def test_lv_to_rv_direction_measures_where_the_rv_lies():
+    maps = torch.zeros(2, 32, 32, dtype=torch.uint8)
+    maps[:, 14:18, 14:18] = 3
+    maps[0, 14:18, 4:8] = 1  # on the image's left of the LV
+    maps[1, 2:6, 14:18] = 1  # above it
+    assert acdc.lv_to_rv_direction(maps[:1]) == pytest.approx((0.0, -1.0))
+    assert acdc.lv_to_rv_direction(maps[1:]) == pytest.approx((-1.0, 0.0))
+    assert acdc.lv_to_rv_direction(torch.cat([maps, torch.zeros(1, 32, 32, dtype=torch.uint8)])) == pytest.approx(
+        (-0.5, -0.5))  # maps without both ventricles do not count
+
+
+def test_phantoms_put_the_rv_on_the_images_left():
+    d_row, d_col = acdc.lv_to_rv_direction(acdc.phantoms(64, size=96, seed=0))
+    assert d_col < -0.85 and abs(d_row) < 0.15
+
+
+def rotation_z(degrees):
+    c, s = np.cos(np.deg2rad(degrees)), np.sin(np.deg2rad(degrees))
+    return np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]])
+
+
+# voxel axes -> the patient's frame (RAS+, mm), and the stored shape
+AFFINES = {
+    "acdc": (np.diag([-1.3158, -1.3158, 10.0]), (40, 40, 3)),  # ACDC's qform: left, posterior, superior
+    "ras": (np.diag([1.5, 1.5, 10.0]), (30, 36, 3)),
+    "slices first": (np.array([[0, 0, 1.5], [0, -1.5, 0], [10.0, 0, 0]]), (3, 36, 30)),  # superior, posterior, right
+    "oblique": (rotation_z(10) @ np.diag([-1.3, -1.3, 10.0]), (40, 40, 3)),
+}
+
+
+def heart_volume(linear, shape) -> tuple:
+    """A label volume of `shape` whose voxels lie where `linear` (3x3, voxel steps -> RAS+ mm) puts
+    them, centred on the heart: the LV (blood pool 3 in a myocardium ring 2) at the origin, the RV
+    (1) 20 mm to the patient's right of it and 10 mm anterior. :return: (labels, 4x4 affine)."""
+    affine = np.eye(4)
+    affine[:3, :3] = linear
+    affine[:3, 3] = -linear @ ((np.array(shape) - 1) / 2)
+    voxels = np.stack(np.meshgrid(*map(np.arange, shape), indexing="ij"), -1)
+    world = voxels @ linear.T + affine[:3, 3]
+    lv, rv = np.hypot(world[..., 0], world[..., 1]), np.hypot(world[..., 0] - 20, world[..., 1] - 10)
+    labels = np.where(lv <= 8, 3, np.where(lv <= 12, 2, np.where(rv <= 6, 1, 0)))
+    return labels.astype(np.uint8), affine
+
+
+@pytest.mark.parametrize("name", AFFINES)
+def test_maps_face_the_radiological_way_whatever_the_affine(name, tmp_path):
+    """Right on the image's left, anterior at the top: the RV, right of and anterior to the LV,
+    lies left of it and a little above, at (-10, -20) / 22.4 as (rows, columns)."""
+    labels, affine = heart_volume(*AFFINES[name])
+    assert name == "ras" or nibabel.aff2axcodes(affine) != ("R", "A", "S")  # the reorientation has work to do
+    patient = tmp_path / "patient001"
+    patient.mkdir()
+    (patient / "Info.cfg").write_text("ED: 1\nES: 2\n")
+    for frame in (1, 2):
+        nibabel.save(nibabel.Nifti1Image(labels, affine), acdc.label_volume_path(patient, frame))
+    maps, _ = acdc.read_folder(tmp_path, size=64)
+    assert maps.shape == (2 * 3, 64, 64)
+    measured = np.array(acdc.lv_to_rv_direction(maps))
+    expected = np.array([-10.0, -20.0]) / np.hypot(10, 20)
+    angle = np.degrees(np.arccos(measured @ expected / np.linalg.norm(measured)))
+    assert angle < (15 if name == "oblique" else 3), (name, measured)  # a transposed map is 37 degrees off
+
+
+def test_the_fixture_loads_back_as_the_phantoms_it_was_drawn_from(fixture_root):
+    maps, _ = acdc.read_folder(fixture_root / "ACDC", size=48, phases=("ED",), keep_empty=True)
+    drawn = acdc.phantoms(4, size=48, seed=0)[:, :48, :40].clone()  # patient001's ED: rows x columns
+    drawn[[0, -1]] = 0
+    assert torch.equal(maps[:4], torch.nn.functional.pad(drawn, (4, 4)))  # padded to a square
+    d_row, d_col = acdc.lv_to_rv_direction(acdc.load(fixture_root)[0])
+    assert d_col < -0.8 and abs(d_row) < 0.3
