@@ -7,16 +7,13 @@ returned or raised. The verdict is the grader's, in another process.
 """
 import importlib.util
 import os
-import random
 import sys
 import time
 import traceback
 
-import numpy as np
-import torch
-
 from grading import wire
 from grading.probing import Rejected
+from grading.protocol import HELLO, IMPORT_FAILED, IMPORTED, reset_random_state
 
 MAX_MESSAGE = 300
 
@@ -27,14 +24,6 @@ def load_module(name: str, path: str):
     sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
-
-
-def reset_random_state(seed: int = 0) -> None:
-    """The same state before every call: a submission's score cannot depend on call order."""
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-    torch.set_grad_enabled(True)
 
 
 def _short(text: str) -> str:
@@ -64,28 +53,30 @@ def describe(error: BaseException, submission_path: str) -> str:
         return "raised an exception that cannot be displayed"
 
 
-def serve(request_fd: int, reply_fd: int, config: dict) -> int:
-    """Import the submission and serve probe calls until the grader closes the pipe."""
-    wire.send(reply_fd, {"event": "hello", "isolation": config["isolation"], "uid": os.getuid()})
-    probes = load_module("probes", config["probes"])
-    path = config["submission"]
+def serve(request_fd: int, reply_fd: int, module: str, box: str, isolation: str, seed: int) -> int:
+    """Import `box`/submission.py as `module` and serve probe calls until the grader closes the
+    pipe. Each call brings the seed of the generators (derived from the submission's key)."""
+    wire.send(reply_fd, {"event": HELLO, "isolation": isolation, "uid": os.getuid()})
+    probes = load_module("probes", os.path.join(box, "probes.py"))
+    path = os.path.join(box, "submission.py")
     started = time.monotonic()
-    reset_random_state()
+    reset_random_state(seed)
     try:
-        submission = load_module(config["module"], path)
+        submission = load_module(module, path)
     except BaseException as error:
         _flush()
-        wire.send(reply_fd, {"event": "import_failed", "error": describe(error, path)})
+        wire.send(reply_fd, {"event": IMPORT_FAILED, "error": describe(error, path)})
         return 1
     _flush()
-    wire.send(reply_fd, {"event": "imported", "seconds": time.monotonic() - started})
+    wire.send(reply_fd, {"event": IMPORTED, "seconds": time.monotonic() - started})
 
+    requests = wire.FrameReader(request_fd)
     while True:
         try:
-            request = wire.receive(request_fd)
+            request = requests.receive()
         except EOFError:
             return 0
-        reset_random_state()
+        reset_random_state(request["seed"])
         try:
             value = getattr(probes, request["probe"])(submission, **request["args"])
             reply = wire.encode({"ok": True, "value": value})

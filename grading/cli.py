@@ -56,7 +56,7 @@ def command_grade(args) -> int:
         launcher.close()
     print(results.table(report))
     if args.results:
-        Path(args.results).write_text(json.dumps(results.gradescope(report), indent=2))
+        results.write_safely(args.results, json.dumps(results.gradescope(report), indent=2))
     return 0
 
 
@@ -68,18 +68,15 @@ def command_batch(args) -> int:
     if not folder.is_dir():
         raise UsageError(f"no such folder: {folder}")
     students = sorted(p for p in folder.iterdir() if not p.name.startswith((".", "__")))
-    launcher = Launcher(args.sandbox, assignment.preload, private=[folder.resolve(), Path(args.csv).resolve().parent])
-    launcher.start()
-    jobs = args.jobs
-    if launcher.isolation == "uid" and jobs > 1:
-        print("note: without namespaces, submissions share one unprivileged user; grading one at a time",
-              file=sys.stderr)
-        jobs = 1
-    if launcher.warning:
-        print(launcher.warning, file=sys.stderr)
+    private = [folder.resolve(), Path(args.csv).resolve().parent]
     results_dir = Path(args.results_dir) if args.results_dir else None
     if results_dir:
         results_dir.mkdir(parents=True, exist_ok=True)
+        private.append(results_dir.resolve())
+    launcher = Launcher(args.sandbox, assignment.preload, private=private)
+    launcher.start()
+    if launcher.warning:
+        print(launcher.warning, file=sys.stderr)
 
     def grade_one(path):
         try:
@@ -87,21 +84,30 @@ def command_batch(args) -> int:
         except Exception as error:  # one broken submission never stops the batch
             return path, None, f"{type(error).__name__}: {error}"
         if results_dir:
-            (results_dir / f"{path.stem}.json").write_text(json.dumps(results.gradescope(report), indent=2))
+            results.write_safely(results_dir / f"{student_name(path)}.json",
+                                 json.dumps(results.gradescope(report), indent=2))
         return path, report, ""
 
     rows = []
     try:
-        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
             for path, report, problem in pool.map(grade_one, students):
-                score = f"{report.score:g}/{report.max_score:g}" if report else f"error: {problem}"
-                print(f"{path.name:<32} {score}", flush=True)
-                rows.append((path.stem if path.is_file() else path.name, report, problem))
+                score = f"{report.score:g}/{report.max_score:g}" if report else f"error: {results.clean(problem)}"
+                print(f"{student_name(path):<32} {score}", flush=True)
+                rows.append((student_name(path), report, problem))
     finally:
         launcher.close()
     results.write_csv(args.csv, assignment, rows)
     print(f"{len(rows)} submissions graded; gradebook written to {args.csv}")
     return 0
+
+
+def student_name(path: Path) -> str:
+    """A submission's file or folder name, as safe text (names are chosen by students: they
+    may hold any byte, and a path separator once made safe)."""
+    from grading.results import clean
+    name = path.stem if path.is_file() else path.name
+    return clean(name, 120).replace("/", "_") or "_"
 
 
 def _instructor_tool(name: str):
@@ -135,7 +141,8 @@ def parser() -> argparse.ArgumentParser:
 
     def grading_options(command):
         command.add_argument("--sandbox", default="auto", choices=["auto", "required", "namespaces", "uid", "none"],
-                             help="isolation of submissions (default: auto = the strongest available)")
+                             help="isolation of submissions (default: auto = the strongest available; it refuses "
+                                  "to grade without isolation: only 'none' runs submissions unisolated)")
         command.add_argument("--memory-mb", type=int, default=1024, help="memory for a submission (default 1024)")
         command.add_argument("--time-limit", type=float, default=900, help="seconds per submission (default 900)")
 
@@ -177,8 +184,9 @@ def main(argv=None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return USAGE_ERROR
     except Exception as error:
+        from grading.identities import IdentityError
         from grading.sandbox import SandboxError
-        if isinstance(error, SandboxError):
+        if isinstance(error, (SandboxError, IdentityError)):
             print(f"error: {error}", file=sys.stderr)
             return RUN_ERROR
         raise

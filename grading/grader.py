@@ -1,19 +1,19 @@
 """Grade one submission: run every check of the rubric, judge in this process, build the report."""
+import contextlib
 import importlib.util
 import sys
 import threading
 import time
+from collections import OrderedDict
 
+from grading import secret, shared, wire
 from grading import submission as submissions
-from grading import wire
-from grading.child import reset_random_state
+from grading.protocol import reset_random_state
 from grading.results import QuestionResult, Report
-from grading.rubric import CheckFailed
-from grading.runner import Limits, SubmissionFailure, SubmissionRunner
+from grading.rubric import CheckFailed, GraderBug, SubmissionFailure
+from grading.runner import Limits, SubmissionRunner
 
-
-class GraderBug(RuntimeError):
-    """The reference or a check itself failed: an instructor problem, never the student's."""
+REFERENCE_CACHE_ENTRIES = 512  # hidden inputs differ per submission: keep the recent ones only
 
 
 class SubmissionProxy:
@@ -40,7 +40,7 @@ class ReferenceProxy:
         self.probes = importlib.util.module_from_spec(spec)
         sys.modules[name] = self.probes
         spec.loader.exec_module(self.probes)
-        self._cache = {}
+        self._cache = OrderedDict()
         self._lock = threading.Lock()
 
     @classmethod
@@ -61,23 +61,30 @@ class ReferenceProxy:
                     self._cache[key] = wire.encode(value)
                 except Exception as error:
                     raise GraderBug(f"probe {probe!r} failed on the reference solution: {error!r}") from error
+                if len(self._cache) > REFERENCE_CACHE_ENTRIES:
+                    self._cache.popitem(last=False)
+            self._cache.move_to_end(key)
             return wire.decode(self._cache[key])
 
 
-def _run_checks(assignment, runner, reference):
+def _run_checks(assignment, runner, reference, key: bytes):
     results = []
     for question in assignment.questions:
         checks = [c for c in question.checks if c.public or reference is not None]
         score, messages, passed = 0.0, [], 0
         for check in checks:
+            # hidden checks draw their inputs from the submission's key, and never show them
+            inputs = contextlib.nullcontext() if check.public else shared.hidden_inputs(key)
             try:
-                check.function(SubmissionProxy(runner, check.timeout), reference)
+                with inputs:
+                    check.function(SubmissionProxy(runner, check.timeout), reference)
                 score += check.points
                 passed += 1
             except (CheckFailed, SubmissionFailure) as failure:
                 if runner.import_error:  # one cause for every check: say it once
-                    if runner.import_error not in messages:
-                        messages.append(runner.import_error)
+                    message = f"importing your file failed: {runner.import_error}"
+                    if message not in messages:
+                        messages.append(message)
                 elif not any(message.endswith(f": {failure}") for message in messages):
                     messages.append(f"{check.name}: {failure}")
             except GraderBug:
@@ -86,7 +93,7 @@ def _run_checks(assignment, runner, reference):
                 messages.append(f"{check.name}: your result could not be judged "
                                 f"({type(error).__name__}: {error})")
         results.append(QuestionResult(question.name, score, sum(c.points for c in checks), messages,
-                                      passed, len(checks)))
+                                      passed, len(checks), question.points))
     return results
 
 
@@ -101,21 +108,20 @@ def grade(assignment, path, launcher, limits: Limits = Limits(), hidden: bool = 
         handed_in = submissions.load(path, assignment.file_names)
     except submissions.NoSubmission as problem:
         questions = [QuestionResult(q.name, 0.0, q.points if use_reference else
-                                    sum(c.points for c in q.checks if c.public), [str(problem)], 0, 0)
+                                    sum(c.points for c in q.checks if c.public), [str(problem)], 0, 0, q.points)
                      for q in assignment.questions]
         return Report(assignment.name, str(path), questions, time.monotonic() - started, mode,
-                      notes=[f"Nothing was graded: {problem}"])
+                      notes=[f"Nothing gradable: {problem}"])
 
-    with SubmissionRunner(launcher, assignment, handed_in.source, limits) as runner:
-        questions = _run_checks(assignment, runner, reference)
-    notes = []
+    key = secret.submission_key(handed_in.source)
+    with SubmissionRunner(launcher, assignment, handed_in.source, limits, key) as runner:
+        questions = _run_checks(assignment, runner, reference, key)
+    notes = list(handed_in.notes)
     if launcher.warning:
         notes.append(launcher.warning)
-    if runner.import_error:
-        notes.append(runner.import_error)
     printed = "".join(runner.output)
     if printed.strip():
         shown = printed[:2000] + ("\n[... more output not shown]" if len(printed) > 2000 else "")
         notes.append("Your code printed:\n" + shown)
     return Report(assignment.name, handed_in.origin, questions, time.monotonic() - started, mode,
-                  isolation=launcher.isolation or "", notes=notes)
+                  isolation=launcher.isolation or "", notes=notes, import_error=runner.import_error)

@@ -9,6 +9,8 @@ import stat
 import zipfile
 from pathlib import Path
 
+from grading import secret
+
 KIT_ROOT = Path(__file__).resolve().parent.parent
 
 SETUP = """#!/usr/bin/env bash
@@ -64,7 +66,9 @@ def _add_script(bundle: zipfile.ZipFile, name: str, text: str) -> None:
 
 def build(assignment, out_zip: Path, memory_mb: int = 400, time_limit: int = 600) -> Path:
     out_zip.parent.mkdir(parents=True, exist_ok=True)
+    grading_secret = secret.instructor_secret()  # the same hidden inputs on Gradescope as here
     with zipfile.ZipFile(out_zip, "w", zipfile.ZIP_DEFLATED) as bundle:
+        bundle.writestr("grading/" + secret.SECRET_PATH.name, grading_secret + b"\n")
         _add_script(bundle, "setup.sh", SETUP)
         _add_script(bundle, "run_autograder", RUN.format(assignment=assignment.name, memory_mb=memory_mb,
                                                          time_limit=time_limit))

@@ -1,6 +1,6 @@
 """Lock the current process into a sandbox before it runs a submission.
 
-Three levels, strongest first (see `grading.sandbox.choose_isolation`):
+Three levels, strongest first (see `grading.sandbox.Launcher._choose`):
 
 - "namespaces": new mount, PID, network, IPC and UTS namespaces (plus a user namespace when the
   grader is not root). The process then sees a fresh root made of read-only binds of the system
@@ -9,11 +9,13 @@ Three levels, strongest first (see `grading.sandbox.choose_isolation`):
   the results file are simply not in its view. There is no network and no process outside the
   sandbox to signal.
 - "uid": no namespaces (e.g. a container that forbids them) but the grader is root: the child runs
-  as an unprivileged user, so file permissions protect the kit (the Gradescope script makes the
-  kit private first; the grader checks it) and root's processes cannot be signalled.
+  as an unprivileged user of its own, so file permissions protect the kit (the Gradescope script
+  makes the kit private first; the grader tries to read every secret as that user before it
+  starts) and neither root's processes nor another sandbox's can be signalled.
 - "none": only resource limits. For students checking their own code.
 
-In every case the process finally drops all privileges, sets no_new_privs and resource limits.
+In every case the process finally drops all privileges, joins a keyring of its own, sets
+no_new_privs and resource limits.
 All of this is Linux system calls through ctypes: no extra tool has to be installed.
 """
 import ctypes
@@ -37,6 +39,8 @@ MNT_DETACH = 2
 PR_SET_PDEATHSIG, PR_CAPBSET_DROP, PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS = 1, 24, 36, 38
 SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}.get(platform.machine())
 SYS_CAPSET = {"x86_64": 126, "aarch64": 91}.get(platform.machine())
+SYS_KEYCTL = {"x86_64": 250, "aarch64": 219}.get(platform.machine())
+KEYCTL_JOIN_SESSION_KEYRING = 1
 
 NOBODY = 65534
 DEVICES = ("null", "zero", "full", "random", "urandom")
@@ -180,24 +184,32 @@ def _drop_capabilities() -> None:
     _check(_libc.syscall(SYS_CAPSET, ctypes.byref(header), ctypes.byref(data)), "capset")
 
 
+def join_new_keyring() -> None:
+    """A fresh anonymous session keyring: no key of the grader's session is reachable."""
+    if SYS_KEYCTL is not None:
+        _libc.syscall(SYS_KEYCTL, KEYCTL_JOIN_SESSION_KEYRING, None)
+
+
 def drop_privileges(isolation: str, uid: int = NOBODY) -> None:
     """Give up every privilege this process has, for good.
 
-    Real root (the "uid" level, or "namespaces" run by root) becomes `uid` with no groups. Root
-    of a user namespace (namespaces run by a normal user) drops every capability instead: it has
-    no other uid to become. Then no_new_privs, so no set-uid program can give anything back.
+    Real root (the "uid" level, or "namespaces" run by root) becomes `uid` (the sandbox's own
+    user) with no groups. Root of a user namespace (namespaces run by a normal user) drops every
+    capability instead: it has no other uid to become. Then a keyring of its own, and
+    no_new_privs, so no set-uid program can give anything back.
     """
-    if isolation == "uid" or (isolation == "namespaces" and not _in_user_namespace()):
+    if isolation == "uid" or (isolation == "namespaces" and not in_user_namespace()):
         os.setgroups([])
         os.setresgid(uid, uid, uid)
         os.setresuid(uid, uid, uid)
     elif isolation == "namespaces":
         _drop_capabilities()
+    join_new_keyring()
     prctl(PR_SET_NO_NEW_PRIVS, 1)
     die_with_parent()
 
 
-def _in_user_namespace() -> bool:
+def in_user_namespace() -> bool:
     try:
         with open("/proc/self/uid_map") as f:
             return f.read().split() != ["0", "0", "4294967295"]

@@ -2,7 +2,7 @@
 from pathlib import Path
 
 from grading import assignments, grader, results
-from grading.sandbox import Launcher
+from grading.sandbox import Launcher, SandboxError
 
 
 def check(assignment_name: str, path=None, public_only: bool = True) -> float:
@@ -11,8 +11,12 @@ def check(assignment_name: str, path=None, public_only: bool = True) -> float:
     assignment = assignments.load(assignment_name)
     path = Path(path) if path else assignment.solution_path
     launcher = Launcher("auto", assignment.preload)
-    launcher.start()
-    launcher.warning = None  # your own code: no need to warn that it runs without isolation
+    try:
+        launcher.start()
+    except SandboxError:  # no isolation here (e.g. a container): fine for your own code
+        launcher.close()
+        launcher = Launcher("none", assignment.preload)
+        launcher.start()
     try:
         report = grader.grade(assignment, path, launcher, hidden=not public_only)
     finally:

@@ -20,7 +20,8 @@ STUB = ("# WRITE CODE HERE", "raise NotImplementedError()")
 MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS",
            "BEGIN MARK SCHEME", "END MARK SCHEME")
 REPO_PLACEHOLDER = "https://github.com/YOUR-ORG/dl-course-kit"
-INSTRUCTOR_ONLY = {"hidden.py", "release.py", "gradescope.py", "demo.py", "quickrun.py", "templates"}
+INSTRUCTOR_ONLY = {"hidden.py", "release.py", "gradescope.py", "demo.py", "quickrun.py", "templates",
+                   "class_report.py", "similarity.py", "merge.py"}
 MIN_SECRET_LINE = 12  # shorter solution lines ("return x") are too common to count as leaks
 
 
@@ -135,6 +136,12 @@ def _copy_tree(source: Path, target: Path, skip) -> None:
             shutil.copy2(path, target / relative)
 
 
+def _instructor_only(relative: Path) -> bool:
+    """Files of grading/ students do not get (dot files, such as the grading secret, never go)."""
+    manual_rubric = relative.parts[0] == "assignments" and relative.name == "manual.py"
+    return relative.name in INSTRUCTOR_ONLY or relative.parts[0] in INSTRUCTOR_ONLY or manual_rubric
+
+
 @dataclass
 class Release:
     path: Path
@@ -165,8 +172,7 @@ def build(out_dir: Path, repo_url: str = None, check: bool = True) -> Release:
                                         out_dir / "notebooks" / assignment.notebook, repo_url)
 
     _copy_tree(KIT_ROOT / "data", out_dir / "data", skip=lambda p: False)
-    _copy_tree(KIT_ROOT / "grading", out_dir / "grading", skip=lambda p: p.name in INSTRUCTOR_ONLY
-               or p.parts[0] in INSTRUCTOR_ONLY)
+    _copy_tree(KIT_ROOT / "grading", out_dir / "grading", skip=_instructor_only)
     (out_dir / "tests").mkdir(exist_ok=True)
     shutil.copy2(KIT_ROOT / "tests" / "test_public.py", out_dir / "tests" / "test_public.py")
     shutil.copy2(KIT_ROOT / "requirements.txt", out_dir / "requirements.txt")
@@ -261,7 +267,7 @@ def check_starters(out_dir: Path, loaded) -> dict:
     finally:
         launcher.close()
     for name, report in reports.items():
-        if any("importing your file failed" in note for note in report.notes):
+        if report.import_error:
             raise ReleaseError(f"the {name} starter does not import: {report.notes}")
         if report.score != 0:
             raise ReleaseError(f"the {name} starter scores {report.score:g}, not 0")

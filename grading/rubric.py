@@ -35,6 +35,16 @@ class CheckFailed(Exception):
     """A check's verdict: the submission's behaviour is wrong; the message says how."""
 
 
+class SubmissionFailure(Exception):
+    """The submission did not produce a value (it raised, hung, crashed...); the message is for
+    the student. Raised by `sub.call`."""
+
+
+class GraderBug(RuntimeError):
+    """The reference or a check itself failed: an instructor problem, never the student's.
+    Raised by `ref.call`."""
+
+
 @dataclass
 class Check:
     function: Callable
@@ -70,19 +80,29 @@ class Question:
         return f"Question({self.name!r}, points={self.points})"
 
 
+ASSIGNMENTS_DIR = KIT_ROOT / "grading" / "assignments"
+DEFAULT_PRELOAD = ("torch", "torchvision", "numpy", "matplotlib.pyplot", "tqdm.auto")
+
+
 @dataclass
 class Assignment:
-    name: str
+    """One assignment. Only `name`, `title`, `questions` and `notebook` are required; the rest
+    follows the kit's layout unless the assignment says otherwise."""
+    name: str                               # also its package's name in grading/assignments/
     title: str
-    module: str                             # the module students complete, in solutions/
     questions: list
-    probes_path: Path                       # the probes file copied into every sandbox
     notebook: Optional[str] = None          # in notebooks/
+    module: Optional[str] = None            # the module students complete, in solutions/: <name>_solution
+    probes_path: Optional[Path] = None      # copied into every sandbox: the package's probes.py
     aliases: Tuple[str, ...] = ()           # other file names accepted in a folder or zip
-    preload: Tuple[str, ...] = ("torch", "numpy")
+    preload: Tuple[str, ...] = DEFAULT_PRELOAD  # imported once by the fork server
     box_files: Optional[Callable[[Path], None]] = None   # writes data the sandbox may need
     quick_figures: int = 1                  # figures its notebook must draw in quick mode (tested)
     _reference: object = field(default=None, repr=False)
+
+    def __post_init__(self):
+        self.module = self.module or f"{self.name}_solution"
+        self.probes_path = self.probes_path or ASSIGNMENTS_DIR / self.name / "probes.py"
 
     @property
     def points(self) -> float:

@@ -24,6 +24,8 @@ DTYPES = ("bool", "uint8", "int8", "int16", "int32", "int64",
           "float16", "float32", "float64", "complex64", "complex128")
 MAX_DEPTH = 32
 MAX_STRING = 1 << 20
+MAX_HEADER = 8 << 20    # JSON beyond this would cost the grader many times its size in objects
+MAX_ARRAYS = 100_000
 
 
 class WireError(ValueError):
@@ -88,6 +90,8 @@ def decode(data: bytes):
     (header_length,) = struct.unpack("<I", view[4:8])
     if 8 + header_length > len(view):
         raise WireError("truncated header")
+    if header_length > MAX_HEADER:
+        raise WireError(f"a header of {header_length >> 20} MB is over the limit of {MAX_HEADER >> 20} MB")
     try:
         header = json.loads(bytes(view[8:8 + header_length]))
     except (ValueError, RecursionError) as error:
@@ -103,6 +107,8 @@ def decode(data: bytes):
             raise WireError("truncated buffer")
         buffers.append(view[offset:offset + length])
         offset += length
+        if len(buffers) > MAX_ARRAYS:
+            raise WireError(f"more than {MAX_ARRAYS} arrays")
 
     def walk(value, depth):
         if depth > MAX_DEPTH:
@@ -154,20 +160,43 @@ def send_encoded(fd: int, payload: bytes) -> None:
         data = data[os.write(fd, data):]
 
 
-def _read_exactly(fd: int, n: int) -> bytes:
-    chunks = []
-    while n:
-        chunk = os.read(fd, min(n, 1 << 20))
-        if not chunk:
-            raise EOFError("the other side closed the pipe")
-        chunks.append(chunk)
-        n -= len(chunk)
-    return b"".join(chunks)
+class FrameReader:
+    """Reads framed messages from a file descriptor, keeping every byte read beyond the current
+    frame for the next one: two messages that arrive in one read are two messages.
 
+    `next_frame()` returns a complete frame from what was already read (or None), `fill()` reads
+    once more from the descriptor (False at end of file), and `receive()` does both until a
+    message is complete (blocking). The grader drives `next_frame`/`fill` itself, under select
+    with a deadline; the child, which trusts the grader, calls `receive`.
+    """
 
-def receive(fd: int, max_bytes: int = 1 << 30):
-    """Read one framed message from a file descriptor (blocking); the trusted side's reader."""
-    (length,) = struct.unpack("<Q", _read_exactly(fd, 8))
-    if length > max_bytes:
-        raise WireError(f"message of {length} bytes is over the limit of {max_bytes}")
-    return decode(_read_exactly(fd, length))
+    def __init__(self, fd: int, max_bytes: int = 1 << 30):
+        self.fd, self.max_bytes = fd, max_bytes
+        self._buffer = bytearray()
+
+    def next_frame(self):
+        """The payload of the next complete frame (a memoryview), or None if more bytes are needed.
+        Raises WireError as soon as a frame announces more than `max_bytes`."""
+        if len(self._buffer) < 8:
+            return None
+        (length,) = struct.unpack("<Q", self._buffer[:8])
+        if length > self.max_bytes:
+            raise WireError(f"a message of {length >> 20} MB is over the limit of {self.max_bytes >> 20} MB")
+        if len(self._buffer) < 8 + length:
+            return None
+        payload = bytes(memoryview(self._buffer)[8:8 + length])
+        del self._buffer[:8 + length]
+        return payload
+
+    def fill(self, chunk_size: int = 1 << 20) -> bool:
+        """Read what is available (one read); False when the other side closed the pipe."""
+        chunk = os.read(self.fd, chunk_size)
+        self._buffer += chunk
+        return bool(chunk)
+
+    def receive(self):
+        """The next message, decoded (blocking). Raises EOFError when the pipe closes first."""
+        while (payload := self.next_frame()) is None:
+            if not self.fill():
+                raise EOFError("the other side closed the pipe")
+        return decode(payload)

@@ -12,8 +12,8 @@ and runs `grading.child.serve`. Killing the intermediate kills init (parent-deat
 it, every process of the namespace.
 
 Protocol on the socket (SOCK_SEQPACKET): the server sends {"ready": ...}; then each request is a
-JSON object with three file descriptors attached (request pipe, reply pipe, output pipe), and
-the server answers {"pid": intermediate_pid}.
+`grading.protocol.SandboxRequest` as JSON with three file descriptors attached (request pipe,
+reply pipe, output pipe), and the server answers {"pid": intermediate_pid}.
 """
 import importlib
 import json
@@ -75,45 +75,44 @@ def _run_init(request, request_fd, reply_fd, out_fd, jail, child) -> int:
     os.dup2(reply_fd, 4)
     os.closerange(5, 65536)
 
-    isolation = request["isolation"]
-    box, workdir = request["box"], request["workdir"]
+    isolation, uid = request.isolation, request.uid
+    box, workdir = request.box, request.workdir
     if isolation == "namespaces":
-        jail.build_root(request["root"], request["readonly"], box, request["tmp_megabytes"])
+        jail.build_root(request.root, request.readonly, box, request.tmp_megabytes)
         box, workdir = "/box", "/tmp/work"
-        os.makedirs(workdir)
-        if os.getuid() == 0 and not jail._in_user_namespace():
-            os.chown(workdir, jail.NOBODY, jail.NOBODY)
+        os.makedirs(workdir, mode=0o700)
+        if os.getuid() == 0 and not jail.in_user_namespace():
+            os.chown(workdir, uid, uid)
     os.chdir(workdir)
     os.environ.clear()
-    os.environ.update(request["environment"], HOME=workdir, TMPDIR=workdir,
+    # (at the uid level, $TMPDIR is the sandbox's own folder: the host's /tmp is shared)
+    os.environ.update(request.environment, HOME=workdir, TMPDIR=workdir,
                       MPLCONFIGDIR=os.path.join(workdir, ".matplotlib"))
     if os.path.isdir(os.path.join(box, "data")) and not os.path.exists("data"):
         os.symlink(os.path.join(box, "data"), "data")  # for files that load './data' at import
 
     with open("/proc/self/status") as f:
         baseline = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmData:"))
-    processes = request["processes"] if isolation != "none" and os.getuid() == 0 else None
-    jail.set_limits(data_bytes=baseline + request["memory_megabytes"] * 2**20,
-                    file_bytes=request["file_megabytes"] * 2**20,
-                    cpu_seconds=request["cpu_seconds"], processes=processes)
-    jail.drop_privileges(isolation)
-    config = {"isolation": isolation, "module": request["module"],
-              "submission": os.path.join(box, "submission.py"), "probes": os.path.join(box, "probes.py")}
-    return child.serve(3, 4, config)
+    processes = request.processes if isolation != "none" and os.getuid() == 0 else None
+    jail.set_limits(data_bytes=baseline + request.memory_megabytes * 2**20,
+                    file_bytes=request.file_megabytes * 2**20,
+                    cpu_seconds=request.cpu_seconds, processes=processes)
+    jail.drop_privileges(isolation, uid)
+    return child.serve(3, 4, request.module, box, isolation, request.seed)
 
 
-def _run_sandbox(request, fds, jail, wire, child) -> int:
+def _run_sandbox(request, fds, jail, wire, child, FAILED) -> int:
     """The intermediate process: new namespaces, then fork init and wait for it."""
     request_fd, reply_fd, out_fd = fds
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     os.setsid()
     jail.die_with_parent()
     jail.become_subreaper()
-    if request["isolation"] == "namespaces":
+    if request.isolation == "namespaces":
         try:
-            jail.unshare_namespaces(request.get("user_namespace", False))
+            jail.unshare_namespaces(request.user_namespace)
         except OSError as error:
-            wire.send(reply_fd, {"event": "failed", "error": f"cannot create namespaces: {error}"})
+            wire.send(reply_fd, {"event": FAILED, "error": f"cannot create namespaces: {error}"})
             return 3
     init = os.fork()
     if init == 0:
@@ -122,7 +121,7 @@ def _run_sandbox(request, fds, jail, wire, child) -> int:
             code = _run_init(request, request_fd, reply_fd, out_fd, jail, child)
         except BaseException as error:
             try:
-                wire.send(4, {"event": "failed", "error": f"sandbox set-up failed: {error!r}"})
+                wire.send(4, {"event": FAILED, "error": f"sandbox set-up failed: {error!r}"})
             except BaseException:
                 pass
         finally:
@@ -139,20 +138,20 @@ def _run_sandbox(request, fds, jail, wire, child) -> int:
 
 def main() -> None:
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    sys.path += [path for path in json.loads(sys.argv[3]) if path not in sys.path]
     from grading import child, jail, wire  # noqa: E402  (needs the path above)
+    from grading import probing, protocol, rubric, shared  # noqa: E402, F401  (what probes may import)
 
     channel = socket.socket(fileno=int(sys.argv[1]))
     jail.die_with_parent()
-    errors = {}
     for name in json.loads(sys.argv[2]):
         try:
             importlib.import_module(name)
-        except Exception as error:  # a missing optional library: the submission will say so
-            errors[name] = repr(error)
+        except Exception:  # a missing optional library: the submission will say so
+            pass
     if "matplotlib" in sys.modules:
         import matplotlib.pyplot  # noqa: F401  (font cache loaded once, here)
-    channel.send(json.dumps({"ready": True, "namespaces": _namespaces_work(jail), "uid": os.geteuid(),
-                             "preload_errors": errors}).encode())
+    channel.send(json.dumps({"ready": True, "namespaces": _namespaces_work(jail), "uid": os.geteuid()}).encode())
     signal.signal(signal.SIGCHLD, _reap)
     while True:
         try:
@@ -161,7 +160,7 @@ def main() -> None:
             return
         if not message:
             return
-        request = json.loads(message)
+        request = protocol.SandboxRequest.from_json(message)
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()
@@ -169,7 +168,7 @@ def main() -> None:
             channel.close()
             code = 70
             try:
-                code = _run_sandbox(request, fds, jail, wire, child)
+                code = _run_sandbox(request, fds, jail, wire, child, protocol.FAILED)
             finally:
                 os._exit(code)
         for fd in fds:

@@ -46,14 +46,15 @@ def launcher():
 
 @pytest.fixture
 def grade(launcher, tmp_path):
-    """grade(assignment_name, source_text_or_path, **limits) -> Report."""
-    def run(name, submission, file_name=None, limits=TEST_LIMITS):
+    """grade(assignment_name, source_text_or_path, limits=..., hidden=True) -> Report; with
+    hidden=False, only the public checks run (what students run themselves)."""
+    def run(name, submission, file_name=None, limits=TEST_LIMITS, hidden=True):
         assignment = assignments.load(name)
         if isinstance(submission, str):
             path = tmp_path / (file_name or f"{assignment.module}.py")
             path.write_text(submission)
             submission = path
-        return grader.grade(assignment, submission, launcher, limits)
+        return grader.grade(assignment, submission, launcher, limits, hidden=hidden)
     return run
 
 

@@ -59,7 +59,41 @@ def test_framing_over_a_pipe(tmp_path):
     import os
     read_fd, write_fd = os.pipe()
     wire.send(write_fd, {"x": torch.ones(3)})
-    assert torch.equal(wire.receive(read_fd)["x"], torch.ones(3))
+    assert torch.equal(wire.FrameReader(read_fd).receive()["x"], torch.ones(3))
     wire.send(write_fd, list(range(10)))
     with pytest.raises(wire.WireError, match="over the limit"):
-        wire.receive(read_fd, max_bytes=10)
+        wire.FrameReader(read_fd, max_bytes=10).receive()
+
+
+def test_two_messages_in_one_read_are_two_messages():
+    """A reader that comes late finds several frames in one read: none is lost."""
+    import os
+    read_fd, write_fd = os.pipe()
+    for message in ({"event": "hello"}, {"event": "imported"}, [1, 2, 3]):
+        wire.send(write_fd, message)
+    os.close(write_fd)
+    reader = wire.FrameReader(read_fd)
+    assert reader.fill()  # one read takes all three frames
+    assert [wire.decode(reader.next_frame()), wire.decode(reader.next_frame()), reader.receive()] == \
+        [{"event": "hello"}, {"event": "imported"}, [1, 2, 3]]
+    with pytest.raises(EOFError):
+        reader.receive()
+
+
+def test_a_frame_split_across_reads_is_reassembled():
+    import os
+    read_fd, write_fd = os.pipe()
+    payload = wire.encode({"x": torch.arange(1000)})
+    framed = len(payload).to_bytes(8, "little") + payload
+    reader = wire.FrameReader(read_fd)
+    for start in range(0, len(framed), 999):
+        assert reader.next_frame() is None
+        os.write(write_fd, framed[start:start + 999])
+        reader.fill()
+    assert torch.equal(wire.decode(reader.next_frame())["x"], torch.arange(1000))
+
+
+def test_a_huge_header_is_refused_before_it_is_parsed():
+    data = wire.MAGIC + (wire.MAX_HEADER + 1).to_bytes(4, "little") + b"[" + b"0," * (wire.MAX_HEADER // 2) + b"0]"
+    with pytest.raises(wire.WireError, match="header"):
+        wire.decode(data)

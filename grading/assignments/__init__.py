@@ -24,11 +24,18 @@ def load(name: str):
     if name not in names():
         raise UnknownAssignment(name)
     package = importlib.import_module(f"{__name__}.{name}")
+    assignment = package.ASSIGNMENT
+    public = _public_checks(assignment)
     if importlib.util.find_spec(f"{__name__}.{name}.hidden") is not None:
         importlib.import_module(f"{__name__}.{name}.hidden")
-    assignment = package.ASSIGNMENT
+        if _public_checks(assignment) != public:  # the release drops hidden.py: students would miss them
+            raise ValueError(f"{name}: hidden.py declares public checks; they belong in public.py")
     assignment.validate()
     return assignment
+
+
+def _public_checks(assignment) -> int:
+    return sum(check.public for question in assignment.questions for check in question.checks)
 
 
 def load_all():

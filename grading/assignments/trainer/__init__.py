@@ -14,12 +14,9 @@ def write_box_data(box: Path) -> None:
 ASSIGNMENT = Assignment(
     name="trainer",
     title="FashionMNIST: a Trainer for MLPs and CNNs",
-    module="trainer_solution",
     questions=QUESTIONS,
-    probes_path=Path(__file__).with_name("probes.py"),
     notebook="fashionmnist_trainer.ipynb",
     aliases=("solution.py",),
-    preload=("torch", "torchvision", "numpy", "matplotlib.pyplot", "tqdm.auto"),
     box_files=write_box_data,
     quick_figures=5,
 )
