@@ -47,6 +47,7 @@ class Figure:
     printed: str              # what the cell printed on stdout
     source: str
     executed: datetime = None  # when the cell last finished running, when the notebook says
+    required: bool = True     # role "figure": must draw an image; role "output": shows what it has
 
 
 @dataclass
@@ -139,9 +140,9 @@ def read_items(notebook) -> list:
                 continue
             if role == "question":
                 item.question = (item.question + "\n\n" + _text(cell.get("source"))).strip()
-            elif role == "figure" and cell.get("cell_type") == "code":
+            elif role in ("figure", "output") and cell.get("cell_type") == "code":
                 item.figures.append(Figure(index, _kit(cell).get("caption", ""), _images(cell), _printed(cell),
-                                           _text(cell.get("source")), executed_at(cell)))
+                                           _text(cell.get("source")), executed_at(cell), role == "figure"))
     return list(items.values())
 
 
@@ -196,7 +197,7 @@ def check(notebook, items, module=None) -> list:
         elif PLACEHOLDER in answer:
             problems.append(f"{item.grade_id}: the answer cell still holds '{PLACEHOLDER}'")
         for figure in item.figures:
-            if executed and not figure.images:
+            if executed and figure.required and not figure.images:
                 problems.append(f"{item.grade_id}: the figure '{figure.caption or 'of cell ' + str(figure.cell)}' "
                                 f"was not drawn (cell {figure.cell} has no image output: run it)")
     problems += _stale(items, module)
@@ -609,11 +610,13 @@ def _label(doc: _PDF, text: str):
 
 
 def _figure(doc: _PDF, figure: Figure, name: str, code: bool):
+    if not (figure.required or figure.images or figure.printed or code):
+        return  # an optional output that the run did not produce
     pdf = doc.pdf
     pdf.ln(4)
     if code:
         doc.code_block(figure.source, size=6.5)
-    if not figure.images:
+    if figure.required and not figure.images:
         doc.space(30)
         pdf.set_font("sans", "I", 9)
         pdf.set_text_color(170, 30, 30)
