@@ -1,10 +1,11 @@
 """make demo: build the student release, grade the reference and the blank starter of every
-assignment, execute every notebook in quick mode, and print a summary table (all under build/)."""
+assignment, execute every notebook in quick mode, build the report PDF of each executed notebook,
+and print a summary table (all under build/)."""
 import sys
 import time
 from pathlib import Path
 
-from grading import assignments, grader, release
+from grading import assignments, grader, pdf_report, release
 from grading.quickrun import run_quick
 from grading.sandbox import Launcher
 
@@ -32,6 +33,9 @@ def main() -> int:
             run = runs[assignment.name]
             print(f"  {assignment.notebook}: {'ok' if run.ok else 'FAILED ' + run.error} ({run.seconds:.0f} s)")
 
+    print(f"== building the reports in {BUILD / 'reports'}")
+    reports = {name: build_report(run) for name, run in runs.items() if run.output.exists()}
+
     print(f"\n{'assignment':<14}{'reference':>11}{'starter':>9}  notebook (quick mode)")
     failed = False
     for assignment in loaded:
@@ -41,9 +45,27 @@ def main() -> int:
             else f"FAILED: {run.error}")
         print(f"{assignment.name:<14}{reference.score:>6g}/{reference.max_score:<4g}"
               f"{starter.score:>4g}/{starter.max_score:<4g}  {notebook}")
+        if assignment.name in reports:
+            print(f"{'':<34}{reports[assignment.name]}")
         failed |= reference.score != reference.max_score or (run is not None and not run.ok)
+        failed |= reports.get(assignment.name, "").startswith("report FAILED")
     print(f"\ntotal time {time.monotonic() - started:.0f} s; student release in {built.path}")
     return 1 if failed else 0
+
+
+def build_report(run) -> str:
+    """The report PDF of an executed notebook, as the student's last cell builds it; one summary line.
+    Quick mode is among its warnings, as expected here."""
+    out = BUILD / "reports" / f"{Path(run.notebook).stem}.pdf"
+    try:
+        report = pdf_report.build(run.output, out)
+    except Exception as error:  # a report that cannot be built is a failure of the demo, not a crash
+        return f"report FAILED: {type(error).__name__}: {error}"
+    others = [w for w in report.warnings if "QUICK = True" not in w]
+    print(f"  {out.name}: {report.pages} pages, {len(report.items)} questions, {report.seconds:.1f} s"
+          + "".join(f"\n    warning: {w}" for w in others))
+    return (f"report: {out.relative_to(BUILD.parent)}, {report.pages} pages, "
+            f"{len(report.items)} questions, {len(others)} warnings besides quick mode")
 
 
 if __name__ == "__main__":
