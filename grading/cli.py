@@ -77,6 +77,12 @@ def command_batch(args) -> int:
     launcher.start()
     if launcher.warning:
         print(launcher.warning, file=sys.stderr)
+    jobs = args.jobs
+    if launcher.isolation in ("uid", "none") and jobs > 1:
+        # Without namespaces, /tmp and /dev/shm are shared: two submissions graded at once could
+        # pass files to each other. One at a time, each one's leftovers are deleted before the next.
+        print("note: without namespaces, submissions are graded one at a time", file=sys.stderr)
+        jobs = 1
 
     def grade_one(path):
         try:
@@ -90,7 +96,7 @@ def command_batch(args) -> int:
 
     rows = []
     try:
-        with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
             for path, report, problem in pool.map(grade_one, students):
                 score = f"{report.score:g}/{report.max_score:g}" if report else f"error: {results.clean(problem)}"
                 print(f"{student_name(path):<32} {score}", flush=True)

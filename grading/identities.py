@@ -40,14 +40,14 @@ def _as_user(uid: int, action) -> int:
             os.setresgid(uid, uid, uid)
             os.setresuid(uid, uid, uid)
             code = action()
-            os.write(write, code.to_bytes(4, "little"))
+            os.write(write, code.to_bytes(8, "little"))
         finally:
             os._exit(0)
     os.close(write)
     with os.fdopen(read, "rb") as pipe:
         data = pipe.read()
     os.waitpid(pid, 0)
-    return int.from_bytes(data, "little") if len(data) == 4 else -1
+    return int.from_bytes(data, "little") if len(data) == 8 else -1
 
 
 def readable_as(uid: int, paths) -> list:

@@ -177,7 +177,8 @@ class SubmissionRunner:
                 if payload is not None:
                     return wire.decode(payload)
             except wire.WireError as error:
-                raise SubmissionFailure(f"sent back a malformed reply ({error})") from None
+                raise SubmissionFailure(f"sent back a malformed reply while {doing} ({error}): did your code "
+                                        "write to the grader's pipe?") from None
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise SubmissionFailure(f"timed out after {timeout:.0f} s while {doing} "

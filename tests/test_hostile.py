@@ -208,4 +208,77 @@ def test_writing_to_the_graders_pipe_is_detected(grade):
     source = reference_source("trainer") + "\nimport os\nos.write(4, b'\\x10' + b'\\x00' * 7 + b'KITW' + b'\\x00' * 12)\n"
     report = grade("trainer", source, limits=FAST)
     assert report.score == 0
-    assert "importing your file failed" in report.questions[0].messages[0]
+    assert report.import_error and "pipe" in report.import_error
+
+
+def test_a_grader_slow_to_read_loses_no_message(grade, monkeypatch):
+    """The child's hello and imported arrive in one read when the grader is late (a busy
+    machine): both are kept, and a correct file gets full marks."""
+    from grading import wire
+    fill, delayed = wire.FrameReader.fill, []
+
+    def late_fill(self, *args):
+        if not delayed:
+            delayed.append(True)
+            import time
+            time.sleep(3)
+        return fill(self, *args)
+
+    monkeypatch.setattr(wire.FrameReader, "fill", late_fill)
+    report = grade("trainer", reference_source("trainer"))
+    assert delayed and report.score == 35, report.import_error
+
+
+def test_the_seed_does_not_tell_a_file_it_is_graded(grade):
+    """The generators are seeded from the instructor's secret and the file, never 0: a file that
+    misbehaves only when `torch.initial_seed() == 0` behaves as it does anywhere else."""
+    body = """
+        if torch.initial_seed() == 0:   # "being graded": answer from a lookup table instead
+            return 0.0
+        grads = torch.autograd.grad(function(*tensor_list), tensor_list)
+        return float(torch.sqrt(sum((grad ** 2).sum() for grad in grads)))
+        """
+    report = grade("trainer", hostile("gradient_norm", body), limits=FAST)
+    assert report.score == 35
+
+
+PRINT_INPUTS = """
+        print("INPUT", [round(float(t.sum()), 6) for t in tensor_list])
+        grads = torch.autograd.grad(function(*tensor_list), tensor_list)
+        return float(sum(grad.norm() for grad in grads))  # wrong: the sum of the norms
+        """
+
+
+def _inputs_seen(report) -> list:
+    return [line for note in report.notes for line in note.splitlines() if line.startswith("INPUT")]
+
+
+def test_hidden_inputs_differ_per_file_and_never_appear_in_messages(grade):
+    """The same file gets the same hidden inputs; a file differing by a comment gets others; the
+    hidden check's message shows neither the input nor the expected value."""
+    source = hostile("gradient_norm", PRINT_INPUTS)
+    first, again, other = (grade("trainer", source, limits=FAST), grade("trainer", source, limits=FAST),
+                           grade("trainer", source + "\n# another file\n", limits=FAST))
+    assert _inputs_seen(first) == _inputs_seen(again)
+    public_input = _inputs_seen(first)[0]
+    assert public_input == _inputs_seen(other)[0]  # public inputs are fixed: students see them
+    assert _inputs_seen(first)[1:] != _inputs_seen(other)[1:]  # hidden ones are not
+    hidden_message = messages(first, "Q1").split("several tensors")[1]
+    assert "expected" not in hidden_message and "got" in hidden_message
+    assert lost(first) == {"Q1"} and scores_of(first) == scores_of(again) == scores_of(other)
+
+
+def scores_of(report) -> list:
+    return [q.score for q in report.questions]
+
+
+def test_a_first_message_that_is_not_an_event_leaks_nothing(grade):
+    """A file that writes a non-dict frame on the grader's pipe at import is refused, and its
+    sandbox is killed with every descriptor closed, however often it happens."""
+    frame = "import os, struct\nfrom grading import wire\n_m = wire.encode([1, 2])\n" \
+            "os.write(4, struct.pack('<Q', len(_m)) + _m)\nimport time\ntime.sleep(60)\n"
+    before = len(os.listdir("/proc/self/fd"))
+    for _ in range(5):
+        report = grade("trainer", frame, limits=FAST)
+        assert report.score == 0 and "pipe" in report.import_error
+    assert len(os.listdir("/proc/self/fd")) <= before + 2  # (the output readers' threads may lag)

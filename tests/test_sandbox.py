@@ -3,6 +3,8 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -46,24 +48,53 @@ def test_the_child_sees_only_its_box(grade, launcher, tmp_path, monkeypatch):
     assert "NETWORK no" in output
     assert "KIT_TEST_SECRET" not in output
     if os.geteuid() == 0:
-        assert "UID 65534" in output
+        assert "UID 1850" in output  # a sandbox user of its own, from the reserved range
 
 
 def test_choosing_the_level(monkeypatch):
-    launcher = Launcher("auto")
-    monkeypatch.setattr(sandbox, "readable_by_others", lambda path: True)
-    assert launcher._choose(namespaces=True, root=True) == ("namespaces", None)
-    level, warning = launcher._choose(namespaces=False, root=True)
-    assert level == "none" and "WITHOUT isolation" in warning
-    with pytest.raises(SandboxError, match="chmod"):
-        Launcher("required")._choose(namespaces=False, root=True)
-    with pytest.raises(SandboxError, match="root"):
-        Launcher("uid")._choose(namespaces=False, root=False)
-    monkeypatch.setattr(sandbox, "readable_by_others", lambda path: False)
+    """auto never runs a submission unisolated: without namespaces it needs root and secrets the
+    sandbox user cannot read, or it refuses with a line on how to get isolation."""
+    monkeypatch.setattr(Launcher, "_check_uid_level", lambda self: None)
+    assert Launcher("auto")._choose(namespaces=True, root=True) == ("namespaces", None)
+    assert Launcher("auto")._choose(namespaces=False, root=True) == ("uid", None)
     assert Launcher("required")._choose(namespaces=False, root=True) == ("uid", None)
     assert Launcher("none")._choose(namespaces=True, root=True) == ("none", None)
+    for level in ("auto", "required", "uid"):
+        with pytest.raises(SandboxError, match="root"):
+            Launcher(level)._choose(namespaces=False, root=False)
+    with pytest.raises(SandboxError, match="namespaces"):
+        Launcher("namespaces")._choose(namespaces=False, root=True)
     with pytest.raises(SandboxError):
         Launcher("bogus")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="trying to read as another user needs root")
+def test_the_uid_level_refuses_a_kit_whose_secrets_open_by_name(monkeypatch):
+    """A solutions folder at 0711 hides its listing, but its files still open by their known
+    names: the check tries to open each secret as the sandbox user."""
+    tmp_path = Path(tempfile.mkdtemp(prefix="kit-test-"))  # (pytest's own folder is root-only)
+    monkeypatch.setattr(sandbox, "KIT_ROOT", tmp_path / "kit")
+    try:
+        _refuses_readable_secrets(tmp_path)
+    finally:
+        shutil.rmtree(tmp_path)
+
+
+def _refuses_readable_secrets(tmp_path):
+    kit = tmp_path / "kit"
+    (kit / "solutions").mkdir(parents=True)
+    (kit / "solutions" / "trainer_solution.py").write_text("answer = 42\n")
+    (kit / "grading" / "assignments" / "trainer").mkdir(parents=True)
+    (kit / "grading" / "assignments" / "trainer" / "hidden.py").write_text("")
+    for folder in (tmp_path, kit, kit / "grading", kit / "grading" / "assignments"):
+        os.chmod(folder, 0o755)
+    os.chmod(kit / "solutions", 0o711)
+    with pytest.raises(SandboxError, match="can read .*trainer_solution.py.*chmod -R go-rwx"):
+        Launcher("auto")._choose(namespaces=False, root=True)
+    os.chmod(kit / "solutions" / "trainer_solution.py", 0o600)
+    os.chmod(kit / "grading" / "assignments" / "trainer" / "hidden.py", 0o644)  # hidden checks readable
+    with pytest.raises(SandboxError, match="hidden.py"):
+        Launcher("auto")._choose(namespaces=False, root=True)
 
 
 def test_visible_paths_never_include_the_kit_or_private_folders(tmp_path):
@@ -88,13 +119,19 @@ def _private_kit_copy(tmp_path):
     return kit
 
 
-def _grade_with_cli(kit, submission, *options, user=()):
-    environment = dict(os.environ, PYTHONPATH=str(kit))
-    command = [*user, sys.executable, "-m", "grading", "grade", "trainer", str(submission), *options]
-    return subprocess.run(command, cwd=kit, env=environment, capture_output=True, text=True, timeout=300)
+# The uid level runs the child as another user, who must be able to read Python: the one under
+# /root here cannot be, so these tests run the grader with Debian's Python and this venv's packages.
+READABLE_PYTHON = "/usr/bin/python3.11"
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="the uid level needs root")
+def _grade_with_cli(kit, submission, *options, command="grade"):
+    packages = [p for p in sys.path if p.endswith("site-packages")]
+    environment = dict(os.environ, PYTHONPATH=os.pathsep.join([str(kit), *packages]))
+    arguments = [READABLE_PYTHON, "-m", "grading", command, "trainer", str(submission), *options]
+    return subprocess.run(arguments, cwd=kit, env=environment, capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not os.path.exists(READABLE_PYTHON), reason="the uid level needs root")
 def test_uid_level_protects_a_private_kit(tmp_path):
     """Where namespaces are forbidden (some containers), root drops the child to nobody."""
     kit = _private_kit_copy(tmp_path)
@@ -103,8 +140,8 @@ def test_uid_level_protects_a_private_kit(tmp_path):
                                            READ_THE_KIT.format(kit=kit)) + "\nimport os\nprint('UID', os.getuid())\n")
     run = _grade_with_cli(kit, submission, "--sandbox", "uid")
     assert run.returncode == 0, run.stderr
-    assert "Total                             32/35" in run.stdout
-    assert "PermissionError" in run.stdout and "UID 65534" in run.stdout
+    assert "Total" in run.stdout and "32/35" in run.stdout
+    assert "PermissionError" in run.stdout and "UID 1850" in run.stdout
 
 
 def test_the_user_namespace_level_hides_the_kit_too(tmp_path):

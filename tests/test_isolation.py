@@ -1,0 +1,114 @@
+"""Students never meet: what one submission leaves behind or does while it is graded never reaches
+another, at both sandbox levels (namespaces here; uid through the CLI with a private kit).
+
+Student A leaves tokens everywhere a process can (/tmp, /dev/shm, /var/tmp, its user and session
+keyrings, a process that outlives its grading); student B, graded next or at the same time,
+looks for them and for A's submission; student C is honest and must keep full marks.
+"""
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import reference_source
+from grading import identities
+from test_sandbox import READABLE_PYTHON, _private_kit_copy
+
+TOKEN = f"kit-token-{os.getpid()}"  # (one per test process: xdist runs the two tests at once)
+
+KEYCTL = """
+import ctypes as _ctypes
+_libc = _ctypes.CDLL(None, use_errno=True)
+_ADD_KEY, _KEYCTL, _SEARCH = 248, 250, 10
+_USER, _SESSION = -4, -3
+"""
+
+LEAVER = KEYCTL + f"""
+import os, subprocess, sys, time
+for _folder in ("/tmp", "/dev/shm", "/var/tmp", os.environ.get("TMPDIR", "/tmp")):
+    try:
+        with open(os.path.join(_folder, "{TOKEN}"), "w") as _f:
+            _f.write("{TOKEN}")
+        os.chmod(os.path.join(_folder, "{TOKEN}"), 0o666)
+    except OSError:
+        pass
+for _keyring in (_USER, _SESSION):
+    _libc.syscall(_ADD_KEY, b"user", b"{TOKEN}", b"{TOKEN}", 15, _keyring)
+subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)", "{TOKEN}"], start_new_session=True)
+time.sleep(float(os.environ.get("KIT_TEST_LINGER", "0")))
+"""
+
+READER = KEYCTL + f"""
+import glob, os, time
+time.sleep(1.0)   # (at the same time as the leaver, in a batch of two jobs)
+_found = []
+for _path in glob.glob("/tmp/**", recursive=True) + glob.glob("/dev/shm/*") + glob.glob("/var/tmp/*"):
+    try:
+        with open(_path) as _f:
+            if "{TOKEN}" in _f.read(200000):
+                _found.append(_path)
+    except (OSError, UnicodeDecodeError):
+        pass
+for _keyring in (_USER, _SESSION):
+    if _libc.syscall(_KEYCTL, _SEARCH, _keyring, b"user", b"{TOKEN}", 0) > 0:
+        _found.append(f"key in keyring {{_keyring}}")
+for _pid in filter(str.isdigit, os.listdir("/proc")):
+    try:
+        if b"{TOKEN}" in open(f"/proc/{{_pid}}/cmdline", "rb").read():
+            _found.append(f"process {{_pid}}")
+    except OSError:
+        pass
+print("FOUND", _found)
+"""
+
+
+def leftovers() -> list:
+    """Processes anywhere on the machine that carry the token."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if TOKEN.encode() in f.read():
+                    found.append(pid)
+        except OSError:
+            continue
+    return found
+
+
+def test_students_never_meet_in_namespaces(grade, launcher):
+    if launcher.isolation != "namespaces":
+        pytest.skip("this machine does not allow namespaces")
+    reference = reference_source("trainer")
+    leaver = grade("trainer", reference + LEAVER)
+    reader = grade("trainer", reference + READER)
+    honest = grade("trainer", reference)
+    assert leaver.score == reader.score == honest.score == 35
+    printed = "\n".join(reader.notes)
+    assert "FOUND []" in printed, printed
+    assert leftovers() == []
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not os.path.exists(READABLE_PYTHON), reason="the uid level needs root")
+def test_students_never_meet_at_the_uid_level(tmp_path):
+    """A batch at the uid level (graded one at a time, since /tmp is shared): the leaver lingers,
+    then the reader looks."""
+    kit = _private_kit_copy(tmp_path)
+    students = tmp_path / "students"
+    for name, extra in (("a_leaver", LEAVER), ("b_reader", READER), ("c_honest", "")):
+        (students / name).mkdir(parents=True)
+        (students / name / "trainer_solution.py").write_text(reference_source("trainer") + extra)
+    os.chmod(students, 0o700)
+    packages = [p for p in sys.path if p.endswith("site-packages")]
+    environment = dict(os.environ, PYTHONPATH=os.pathsep.join([str(kit), *packages]), KIT_TEST_LINGER="3")
+    run = subprocess.run([READABLE_PYTHON, "-m", "grading", "batch", "trainer", str(students), "--csv",
+                          str(tmp_path / "grades.csv"), "--jobs", "2", "--sandbox", "uid",
+                          "--results-dir", str(tmp_path / "results")],
+                         cwd=kit, env=environment, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    assert [line.split()[-1] for line in run.stdout.splitlines()[:3]] == ["35/35"] * 3, run.stdout
+    reader = (tmp_path / "results" / "b_reader.json").read_text()
+    assert "FOUND []" in reader, reader
+    assert leftovers() == []
+    assert all(identities.processes_of(uid) == [] for uid in range(identities.FIRST_UID, identities.FIRST_UID + 8))
+    assert not any(TOKEN in name for folder in ("/tmp", "/dev/shm", "/var/tmp") for name in os.listdir(folder))
