@@ -131,11 +131,6 @@ def gradients_of(output: torch.Tensor, tensors, retain_graph: bool = False):
     return [torch.zeros_like(t) if g is None else g.detach() for t, g in zip(tensors, found)]
 
 
-def parameters_of(modules):
-    """The parameters of `modules` in order, detached: what `load_parameters` takes."""
-    return [p.detach().clone() for module in modules for p in module.parameters(recurse=False)]
-
-
 @contextlib.contextmanager
 def replaced(owner, **attributes):
     """Temporarily replace attributes of a class or object (restored even on error)."""

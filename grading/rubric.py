@@ -21,6 +21,27 @@ question's score is the sum of its passed checks. Example::
     def statement_example(sub, ref):
         got = sub.call("one_hot", y=torch.tensor([1, 0, 3, 4]), n_classes=5)
         judge.equal(got, torch.eye(5)[[1, 0, 3, 4]], "one_hot([1, 0, 3, 4]) with 5 classes")
+
+Rules a new assignment must follow (some are enforced, all are relied upon):
+
+1. A probe runs inside the sandbox, in the submission's own interpreter. It may import only the
+   standard library, torch, numpy, the assignment's `preload` libraries, and the grading modules
+   the fork server preloads: `grading.probing`, `grading.shared`, `grading.protocol`,
+   `grading.rubric` and `grading.wire` (the kit itself is not in the sandbox's view). It returns
+   plain values only (see `grading.wire`). Whatever it returns is a claim: a file can replace the
+   probe, so a check recomputes or verifies in the grader every value that decides a point.
+2. The first line of a check's docstring is the name students see in their feedback.
+3. `public=True` belongs in `public.py` only: the release drops `hidden.py`, so a public check
+   declared there would never reach students (`grading.assignments.load` refuses it).
+4. Hidden checks build their inputs with `grading.shared`'s `randn`/`rand`/`randint`/`generator`
+   when they run (never at import time): the seeds are then mixed with the submission's key.
+   Their messages never show a hidden input or its expected value (`grading.judge` takes care of
+   its own messages; a check's own f-strings must too).
+5. A point is earned by behaviour: each check must fail for a constant, zeros, the input echoed
+   back or an attached constant of the right type (`tests/test_typed_garbage.py`).
+6. A solution region inside a function becomes `raise NotImplementedError()` in the starter; a
+   module-level region becomes `name = None` for each name it assigns, so the starter imports
+   (probes must report a None as "not implemented yet", not crash).
 """
 import importlib.util
 import sys
