@@ -113,6 +113,19 @@ class Launcher:
                 if self.isolation in ("namespaces", "uid") and ready["uid"] == 0 and not self._in_user_namespace():
                     self._identities = identities.Pool()
 
+    @classmethod
+    def for_own_code(cls, preload) -> "Launcher":
+        """A started launcher for a student checking their own code: isolated where the machine
+        allows it, otherwise without isolation (their code, their machine), never refused."""
+        launcher = cls("auto", preload)
+        try:
+            launcher.start()
+        except SandboxError:
+            launcher.close()
+            launcher = cls("none", preload)
+            launcher.start()
+        return launcher
+
     def _in_user_namespace(self) -> bool:
         return self.user_namespace or os.geteuid() != 0
 

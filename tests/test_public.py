@@ -8,8 +8,8 @@ import pytest
 
 from grading import assignments
 from grading.grader import SubmissionProxy
-from grading.rubric import CheckFailed
-from grading.runner import SubmissionFailure, SubmissionRunner
+from grading.rubric import CheckFailed, SubmissionFailure
+from grading.runner import SubmissionRunner
 from grading.sandbox import Launcher
 
 CASES = [(name, question, check) for name in assignments.names()
@@ -19,7 +19,7 @@ CASES = [(name, question, check) for name in assignments.names()
 @pytest.fixture(scope="module")
 def launcher():
     preload = sorted({module for name in assignments.names() for module in assignments.load(name).preload})
-    launcher = Launcher("auto", preload)
+    launcher = Launcher.for_own_code(preload)
     yield launcher
     launcher.close()
 

@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 from conftest import KIT_ROOT, TEST_LIMITS, reference_source, replace_solution
-from grading import assignments, grader
-from grading import sandbox
+from grading import assignments, grader, sandbox
 from grading.sandbox import Launcher, SandboxError
 
 PEEK = """
@@ -182,3 +181,17 @@ def test_a_dead_fork_server_is_restarted(tmp_path):
     finally:
         launcher.close()
     assert report.score == 35
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not os.path.realpath(sys.executable).startswith("/root"),
+                    reason="needs a Python the sandbox user cannot read")
+def test_a_python_the_sandbox_user_cannot_read_is_named_at_start_up(tmp_path):
+    """Not "your code wrote to the grader's pipe" for every student: one line for the instructor."""
+    kit = _private_kit_copy(tmp_path)
+    submission = tmp_path / "submission.py"
+    submission.write_text(reference_source("trainer"))
+    environment = dict(os.environ, PYTHONPATH=str(kit))
+    run = subprocess.run([sys.executable, "-m", "grading", "grade", "trainer", str(submission), "--sandbox", "uid"],
+                         cwd=kit, env=environment, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 1
+    assert "cannot read the Python installation" in run.stderr and len(run.stderr.strip().splitlines()) == 1
