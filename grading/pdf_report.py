@@ -372,14 +372,17 @@ class _PDF:
     def markdown(self, markdown: str):
         _MarkdownWriter(self).render(markdown)
 
-    def image(self, data: bytes, max_height: float):
+    def image(self, data: bytes, max_height: float, keep_with: float = 0):
+        """An image centred at full width at most; `keep_with` points of caption and printed text
+        below it go to the same page when they fit on one."""
         from PIL import Image
         width_px, height_px = Image.open(io.BytesIO(data)).size
         width = min(self.width, width_px * 0.75)  # notebook figures: about 96 pixels per inch
         height = height_px * width / width_px
         if height > max_height:
             width, height = width * max_height / height, max_height
-        self.space(height + 4)
+        below = keep_with if height + keep_with < 0.9 * (self.pdf.h - 2 * self.MARGIN) else 0
+        self.space(height + 4 + below)
         self.pdf.image(io.BytesIO(data), x=self.pdf.l_margin + (self.width - width) / 2, y=self.pdf.y, w=width, h=height)
         self.pdf.set_y(self.pdf.y + height + 4)
 
@@ -623,8 +626,9 @@ def _figure(doc: _PDF, figure: Figure, name: str, code: bool):
         pdf.multi_cell(doc.width, 12, f"{name} was not drawn: run cell {figure.cell} of the notebook.",
                        new_x="LMARGIN", new_y="NEXT", align="L")
         pdf.set_text_color(0)
-    for image in figure.images:
-        doc.image(image, max_height=0.62 * (pdf.h - 2 * doc.MARGIN))
+    below = 14 + (figure.printed.count("\n") + 2) * 6.5 * 1.35 if figure.printed else 14
+    for k, image in enumerate(figure.images, 1):
+        doc.image(image, max_height=0.62 * (pdf.h - 2 * doc.MARGIN), keep_with=below if k == len(figure.images) else 0)
     if figure.caption:
         pdf.set_font("sans", "I", 8.5)
         pdf.multi_cell(doc.width, 11, f"{name}. {figure.caption}", new_x="LMARGIN", new_y="NEXT", align="C")
