@@ -68,8 +68,9 @@ def total_points(assignment_name: str) -> float:
 
 def listing(assignment_name: str) -> list:
     """Lines for `python -m grading list -v`."""
-    return [f"    {'report: ' + item.title:<42} {item.points:>3g}  (manual, {item.grade_id})"
-            for item in items(assignment_name)]
+    found = items(assignment_name)
+    width = max([42] + [len(item.title) + 8 for item in found])
+    return [f"    {'report: ' + item.title:<{width}} {item.points:>3g}  (manual, {item.grade_id})" for item in found]
 
 
 def gradescope_readme(assignment_name: str) -> str:
