@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
-from grading import similarity
+from grading import results, similarity
 
 SLOWEST_SHOWN = 10
 FAILURES_SHOWN = 5          # most frequent mistakes listed per question
@@ -354,5 +354,5 @@ def write_report(path, assignment, rows, submissions=None,
     None leaves that section out.
     """
     report = build(assignment, rows, submissions, similarity_threshold)
-    Path(path).write_text(render(report), encoding="utf-8")
+    results.write_safely(path, render(report))  # (never through a symlink a submission planted)
     return report

@@ -73,6 +73,8 @@ def command_batch(args) -> int:
     if results_dir:
         results_dir.mkdir(parents=True, exist_ok=True)
         private.append(results_dir.resolve())
+    if args.report:
+        private.append(Path(args.report).resolve().parent)
     launcher = Launcher(args.sandbox, assignment.preload, private=private)
     launcher.start()
     if launcher.warning:
@@ -105,6 +107,10 @@ def command_batch(args) -> int:
         launcher.close()
     results.write_csv(args.csv, assignment, rows)
     print(f"{len(rows)} submissions graded; gradebook written to {args.csv}")
+    if args.report:
+        class_report = _instructor_tool("class_report")
+        shown = class_report.write_report(args.report, assignment, rows, students, args.similarity_threshold)
+        print(f"class report written to {args.report} ({len(shown.pairs)} similar pairs)")
     return 0
 
 
@@ -166,6 +172,10 @@ def parser() -> argparse.ArgumentParser:
     batch.add_argument("--csv", required=True, help="gradebook to write")
     batch.add_argument("--jobs", type=int, default=2, help="submissions graded at once (default 2)")
     batch.add_argument("--results-dir", help="also write one results.json per student here")
+    batch.add_argument("--report", help="also write the class's HTML report here (totals, questions, similar pairs)")
+    batch.add_argument("--similarity-threshold", type=float, default=0.9,
+                       help="list pairs where at least this fraction of one file's own code is in the other "
+                            "(default 0.9)")
     grading_options(batch)
     batch.set_defaults(run=command_batch)
 
