@@ -28,6 +28,7 @@ KIT_ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(KIT_ROOT), str(KIT_ROOT / "solutions")]
 
 import autoencoders_solution as ae  # noqa: E402
+
 from benchmarks.results_file import peak_memory_mb, write_result  # noqa: E402
 from data import DatasetUnavailable, mnist  # noqa: E402
 from data.idx import read_idx  # noqa: E402

@@ -23,6 +23,7 @@ KIT_ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(KIT_ROOT), str(KIT_ROOT / "solutions")]
 
 import captioning_solution as cs  # noqa: E402
+
 from benchmarks.results_file import peak_memory_mb, write_result  # noqa: E402
 
 VOCAB_SIZE, EMBED_SIZE, DECODER_SIZE = 5000, 256, 512

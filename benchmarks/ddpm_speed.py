@@ -33,6 +33,7 @@ KIT_ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(KIT_ROOT), str(KIT_ROOT / "solutions")]
 
 import ddpm_solution as ddpm  # noqa: E402
+
 from benchmarks.results_file import peak_memory_mb, write_result  # noqa: E402
 from data import svhn  # noqa: E402
 

@@ -29,6 +29,7 @@ sys.path[:0] = [str(KIT_ROOT), str(KIT_ROOT / "solutions")]
 
 import simsiam_solution as ss  # noqa: E402
 import simsiam_training as st  # noqa: E402
+
 from benchmarks.results_file import peak_memory_mb, write_result  # noqa: E402
 from data import DatasetUnavailable, cifar10  # noqa: E402
 from data.augment import Augment  # noqa: E402

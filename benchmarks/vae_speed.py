@@ -28,6 +28,7 @@ KIT_ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(KIT_ROOT), str(KIT_ROOT / "solutions")]
 
 import vae_solution as vs  # noqa: E402
+
 from benchmarks.results_file import write_result  # noqa: E402
 from data import svhn  # noqa: E402
 

@@ -10,10 +10,10 @@ import subprocess
 import sys
 
 import pytest
+from test_sandbox import READABLE_PYTHON, _private_kit_copy
 
 from conftest import reference_source
 from grading import identities
-from test_sandbox import READABLE_PYTHON, _private_kit_copy
 
 TOKEN = f"kit-token-{os.getpid()}"  # (one per test process: xdist runs the two tests at once)
 

@@ -12,7 +12,6 @@ sys.path.insert(0, str(KIT_ROOT / "solutions"))
 import simsiam_solution as ss  # noqa: E402
 import simsiam_training as st  # noqa: E402
 
-
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
