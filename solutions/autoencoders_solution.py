@@ -320,12 +320,15 @@ def evaluate(model: nn.Module, images: torch.Tensor, objective: Callable, epoch:
 
 
 def fit(model: nn.Module, train_images: torch.Tensor, test_images: torch.Tensor, objective: Callable,
-        epochs: int = 10, batch_size: int = 128, lr: float = 1e-3, seed: int = 0, desc: str = "training") -> dict:
+        epochs: int = 10, batch_size: int = 128, lr: float = 1e-3, seed: int = 0, desc: str = "training",
+        run=None) -> dict:
     """Train `model` with Adam on shuffled mini-batches of `train_images` (N, 1, 28, 28).
 
     The images stay where they are (on the GPU when there is one) and the model moves there;
     the forward pass runs in mixed precision on CUDA. Returns the history: the mean training
     loss of every epoch ("train_loss") and the test loss after every epoch ("test_loss").
+    With `run` (a name: see solutions/runs.py) every epoch is checkpointed, and calling fit again
+    resumes the run, or loads it when it is finished.
     """
     device = train_images.device
     model.to(device)
@@ -333,7 +336,8 @@ def fit(model: nn.Module, train_images: torch.Tensor, test_images: torch.Tensor,
     order_generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     history = {"train_loss": [], "test_loss": []}
-    for epoch in tqdm(range(epochs), desc=desc, leave=False):
+    to_train, run = _run_epochs(run, epochs, history, model=model, optimizer=optimizer, order=order_generator)
+    for epoch in tqdm(to_train, total=epochs, desc=desc, leave=False):
         model.train()
         order = torch.randperm(len(train_images), generator=order_generator).to(device)
         total = torch.zeros((), device=device)  # summed on the device: no synchronization per step
@@ -346,9 +350,25 @@ def fit(model: nn.Module, train_images: torch.Tensor, test_images: torch.Tensor,
             loss.backward()
             optimizer.step()
             total += loss.detach() * len(x)
+            if run is not None:
+                run.step()
         history["train_loss"].append(float(total) / len(train_images))
         history["test_loss"].append(evaluate(model, test_images, objective, epoch))
     return history
+
+
+def _run_epochs(run, n_epochs, history, **objects):
+    """(epochs to train, run): range(n_epochs) and None without a run; with one (a name, or a
+    `runs.Run` of solutions/runs.py) the epochs left, checkpointed after each, resumed or loaded
+    when the cell runs again (the helper is imported only then: graded code never needs it)."""
+    if run is None:
+        return range(n_epochs), None
+    try:
+        import runs
+    except ImportError:
+        from solutions import runs
+    run = runs.as_run(run)
+    return run.epochs(n_epochs, history, **objects), run
 
 
 @torch.no_grad()

@@ -387,12 +387,14 @@ def caption_loss(decoder: nn.Module, features: torch.Tensor, captions: torch.Ten
 
 def train_decoder(decoder: nn.Module, features: torch.Tensor, captions: torch.Tensor, image_index: torch.Tensor,
                   epochs: int, batch_size: int = 128, lr: float = 4e-4, valid=None, seed: int = 0,
-                  desc: str = "training") -> dict:
+                  desc: str = "training", run=None) -> dict:
     """Train `decoder` with Adam on cached features (teacher forcing, `forward_pass`).
 
     :param features: (N, 2048, 1, 1) from `encode_images`, on the training device.
     :param captions, image_index: from `caption_tensors` (any device).
     :param valid: optional (features, captions, image_index) for a validation loss per epoch.
+    :param run: optional, a name (see solutions/runs.py): every epoch is checkpointed, and calling
+        train_decoder again resumes the run, or loads it when it is finished.
     :return: logs: "step_loss" (every step), "train_loss" and "valid_loss" (per epoch, eval mode).
     """
     device = features.device
@@ -404,7 +406,9 @@ def train_decoder(decoder: nn.Module, features: torch.Tensor, captions: torch.Te
     loss_fn = nn.CrossEntropyLoss()
     generator = torch.Generator().manual_seed(seed)
     logs = {"step_loss": [], "train_loss": [], "valid_loss": []}
-    for _ in tqdm(range(epochs), desc=desc, leave=False):
+    to_train, run = _run_epochs(run, epochs, logs, decoder=decoder, optimizer=optimizer, scaler=scaler,
+                                order=generator)
+    for _ in tqdm(to_train, total=epochs, desc=desc, leave=False):
         decoder.train()
         step_losses = []
         for batch in _batches(len(captions), batch_size, device, generator):
@@ -419,12 +423,28 @@ def train_decoder(decoder: nn.Module, features: torch.Tensor, captions: torch.Te
             scaler.step(optimizer)
             scaler.update()
             step_losses.append(loss.detach())
+            if run is not None:
+                run.step()
         logs["step_loss"] += torch.stack(step_losses).float().tolist()  # one sync per epoch
         logs["train_loss"].append(float(np.mean(logs["step_loss"][-len(step_losses):])))
         if valid is not None:
             logs["valid_loss"].append(caption_loss(decoder, *valid))
     decoder.eval()
     return logs
+
+
+def _run_epochs(run, n_epochs, history, **objects):
+    """(epochs to train, run): range(n_epochs) and None without a run; with one (a name, or a
+    `runs.Run` of solutions/runs.py) the epochs left, checkpointed after each, resumed or loaded
+    when the cell runs again (the helper is imported only then: graded code never needs it)."""
+    if run is None:
+        return range(n_epochs), None
+    try:
+        import runs
+    except ImportError:
+        from solutions import runs
+    run = runs.as_run(run)
+    return run.epochs(n_epochs, history, **objects), run
 
 
 @torch.no_grad()

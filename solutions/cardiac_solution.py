@@ -264,7 +264,7 @@ def _to_device(encoder: nn.Module, decoder: nn.Module, device: torch.device) -> 
 
 def train(forward_pass: Callable, encoder: nn.Module, decoder: nn.Module, train_maps: torch.Tensor,
           valid_maps: torch.Tensor, n_epochs: int, batch_size: int = 32, lr: float = 1e-3,
-          device: torch.device = DEVICE, desc: str = "training") -> Dict[str, list]:
+          device: torch.device = DEVICE, desc: str = "training", run=None) -> Dict[str, list]:
     """Train `encoder` and `decoder` with Adam on `forward_pass` (`ae_forward_pass`, or
     `vae_forward_pass`), whose first output is the loss.
 
@@ -272,6 +272,8 @@ def train(forward_pass: Callable, encoder: nn.Module, decoder: nn.Module, train_
     shuffled batches there; the networks run in mixed precision with channels_last on CUDA.
     :return: {"train_loss": [...], "valid_loss": [...]}, one value per epoch (the training loss
         averaged over the epoch's batches; the validation loss after the epoch).
+    With `run` (a name: see solutions/runs.py) every epoch is checkpointed, and calling train
+    again resumes the run, or loads it when it is finished.
     """
     _to_device(encoder, decoder, device)
     train_maps, valid_maps = train_maps.to(device), valid_maps.to(device)
@@ -280,7 +282,9 @@ def train(forward_pass: Callable, encoder: nn.Module, decoder: nn.Module, train_
     # float16 needs loss scaling to keep small gradients from underflowing; bfloat16 does not.
     scaler = torch.amp.GradScaler(device.type, enabled=_half_dtype(device) == torch.float16)
     logs = {"train_loss": [], "valid_loss": []}
-    for _ in tqdm(range(n_epochs), desc=desc, leave=False):
+    to_train, run = _run_epochs(run, n_epochs, logs, encoder=encoder, decoder=decoder, optimizer=optimizer,
+                                scaler=scaler)
+    for _ in tqdm(to_train, total=n_epochs, desc=desc, leave=False):
         encoder.train(), decoder.train()
         losses = []
         for batch in torch.randperm(len(train_maps), device=device).split(batch_size):
@@ -291,9 +295,25 @@ def train(forward_pass: Callable, encoder: nn.Module, decoder: nn.Module, train_
             scaler.step(optimizer)
             scaler.update()
             losses.append(loss.detach())
+            if run is not None:
+                run.step()
         logs["train_loss"].append(float(torch.stack(losses).mean()))
         logs["valid_loss"].append(evaluate_loss(forward_pass, encoder, decoder, valid_maps, batch_size, device))
     return logs
+
+
+def _run_epochs(run, n_epochs, history, **objects):
+    """(epochs to train, run): range(n_epochs) and None without a run; with one (a name, or a
+    `runs.Run` of solutions/runs.py) the epochs left, checkpointed after each, resumed or loaded
+    when the cell runs again (the helper is imported only then: graded code never needs it)."""
+    if run is None:
+        return range(n_epochs), None
+    try:
+        import runs
+    except ImportError:
+        from solutions import runs
+    run = runs.as_run(run)
+    return run.epochs(n_epochs, history, **objects), run
 
 
 @torch.inference_mode()

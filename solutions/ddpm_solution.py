@@ -417,17 +417,23 @@ def as_model_input(images):
     return x.contiguous(memory_format=torch.channels_last) if device.type == "cuda" else x
 
 
-def train_epoch(model, optimizer, images, batch_size=train_batch_size, scaler=None, desc="training"):
+def train_epoch(model, optimizer, images, batch_size=train_batch_size, scaler=None, desc="training", run=None):
     """One pass over `images` (uint8 (N, C, H, W), ideally already on `device`) in random
     mini-batches (the last incomplete one is dropped): t from `t_sample`, the loss from `p_losses`,
     one optimizer step per batch. Returns the mean loss of the epoch.
 
     `scaler` is a `torch.amp.GradScaler`, needed only with float16 (see `make_scaler`).
+    `run` is optional: the `runs.Run` (solutions/runs.py) whose `epochs` loop calls this; the epoch
+    is then checkpointed every few minutes, and an interrupted epoch resumes at its next batch.
     """
     model.train()
-    order = torch.randperm(len(images), device=images.device)
-    total, steps = torch.zeros((), device=device), len(images) // batch_size
-    progress = tqdm(range(steps), desc=desc, unit="batch", leave=False)
+    inner = run.take_inner() if run is not None else None
+    steps = len(images) // batch_size
+    if inner is None:
+        order, total, first = torch.randperm(len(images), device=images.device), torch.zeros((), device=device), 0
+    else:  # the interrupted epoch: its order, its loss so far, the next batch
+        order, total, first = inner["order"].to(images.device), inner["total"].to(device), inner["step"]
+    progress = tqdm(range(first, steps), total=steps, initial=first, desc=desc, unit="batch", leave=False)
     for step in progress:
         x = as_model_input(images[order[step * batch_size:(step + 1) * batch_size]])
         with autocast():
@@ -441,6 +447,8 @@ def train_epoch(model, optimizer, images, batch_size=train_batch_size, scaler=No
             loss.backward()
             optimizer.step()
         total += loss.detach()
+        if run is not None:
+            run.step(lambda: {"order": order, "step": step + 1, "total": total})
         if step % 50 == 49:  # reading the loss waits for the GPU: not at every step
             progress.set_postfix(loss=f"{total.item() / (step + 1):.4f}")
     return total.item() / max(steps, 1)

@@ -181,11 +181,14 @@ def set_learning_rate(optimizer: torch.optim.Optimizer, lr: float, epoch: int, e
 
 
 def pretrain(model: nn.Module, train_set, test_set, config: PretrainConfig = PretrainConfig(),
-             augment: Augment = Augment(), description: str = "pre-training") -> dict:
+             augment: Augment = Augment(), description: str = "pre-training", run=None) -> dict:
     """Pre-train `model` (a SimSiam) on two augmented views of each image of `train_set`.
 
     :param train_set: (images uint8 (N, 3, 32, 32), labels int64 (N,)); the labels are only used
         by the kNN monitor, as is `test_set`.
+    :param run: optional, a name (see solutions/runs.py; one per configuration): every epoch, and
+        every few minutes inside one, is checkpointed; calling pretrain again resumes the run, or
+        loads it when it is finished.
     :return: per-epoch history: mean training loss, kNN accuracy on `test_set`, mean output std,
         and the encoder's learning rate.
     """
@@ -201,13 +204,21 @@ def pretrain(model: nn.Module, train_set, test_set, config: PretrainConfig = Pre
     generator = torch.Generator(device=DEVICE).manual_seed(config.seed)
     history = {"loss": [], "knn_accuracy": [], "output_std": [], "lr": []}
 
-    progress = tqdm(range(config.epochs), desc=description)
+    to_train, run = _run_epochs(run, config.epochs, history, model=model, optimizer=optimizer, scaler=scaler,
+                                generator=generator)
+    progress = tqdm(to_train, total=config.epochs, desc=description)
     for epoch in progress:
-        history["lr"].append(set_learning_rate(optimizer, lr, epoch, config.epochs))
+        inner = run.take_inner() if run is not None else None
+        decayed = set_learning_rate(optimizer, lr, epoch, config.epochs)
         model.train()
-        order = torch.randperm(len(images), device=DEVICE, generator=generator)
-        losses, stds = [], []
-        for start in range(0, len(images) - batch_size + 1, batch_size):  # full batches only (BatchNorm)
+        if inner is None:
+            history["lr"].append(decayed)
+            order = torch.randperm(len(images), device=DEVICE, generator=generator)
+            losses, stds, first = [], [], 0
+        else:  # an interrupted epoch: its order, its losses so far, the next batch
+            order, first = inner["order"].to(DEVICE), inner["start"]
+            losses, stds = [t.to(DEVICE) for t in inner["losses"]], [t.to(DEVICE) for t in inner["stds"]]
+        for start in range(first, len(images) - batch_size + 1, batch_size):  # full batches only (BatchNorm)
             x1, x2 = (_on_device(view) for view in augment.two_views(images[order[start:start + batch_size]], generator))
             with torch.autocast(DEVICE.type, dtype=torch.float16, enabled=USE_AMP):
                 p1, p2, z1, z2 = model(x1, x2)
@@ -218,11 +229,27 @@ def pretrain(model: nn.Module, train_set, test_set, config: PretrainConfig = Pre
             scaler.update()
             losses.append(loss.detach())
             stds.append(output_std(z1.detach()))
+            if run is not None:
+                run.step(lambda: {"order": order, "start": start + batch_size, "losses": losses, "stds": stds})
         history["loss"].append(torch.stack(losses).mean().item())
         history["output_std"].append(torch.stack(stds).mean().item())
         history["knn_accuracy"].append(knn_accuracy(model.encoder, train_set, test_set, config.knn_k, config.knn_t))
         progress.set_postfix(loss=f"{history['loss'][-1]:.3f}", knn=f"{history['knn_accuracy'][-1]:.3f}")
     return history
+
+
+def _run_epochs(run, n_epochs, history, **objects):
+    """(epochs to train, run): range(n_epochs) and None without a run; with one (a name, or a
+    `runs.Run` of solutions/runs.py) the epochs left, checkpointed after each, resumed or loaded
+    when the cell runs again (the helper is imported only then: graded code never needs it)."""
+    if run is None:
+        return range(n_epochs), None
+    try:
+        import runs
+    except ImportError:
+        from solutions import runs
+    run = runs.as_run(run)
+    return run.epochs(n_epochs, history, **objects), run
 
 
 # -- linear evaluation ------------------------------------------------------------------------------

@@ -327,16 +327,28 @@ def training_step(model, optimizer, x, scaler, dtype=None):
     return loss.detach()
 
 
-def train_epoch(model, optimizer, images, batch_size=train_batch_size, scaler=None, dtype=None, desc="train"):
-    """One epoch over uint8 `images` (N, C, H, W) kept on the model's device; returns the mean loss."""
+def train_epoch(model, optimizer, images, batch_size=train_batch_size, scaler=None, dtype=None, desc="train",
+                run=None):
+    """One epoch over uint8 `images` (N, C, H, W) kept on the model's device, in shuffled full
+    batches (as `tensor_batches(..., shuffle=True, drop_last=True)`); returns the mean loss.
+
+    `run` is optional: the `runs.Run` (solutions/runs.py) whose `epochs` loop calls this; the epoch
+    is then checkpointed every few minutes, and an interrupted epoch resumes at its next batch."""
     if scaler is None:
         dtype, scaler = mixed_precision(images.device)
     model.train()
-    total, steps = torch.zeros((), device=images.device), 0
-    for x in tqdm(tensor_batches(images, batch_size, shuffle=True, drop_last=True),
-                  total=images.shape[0] // batch_size, desc=desc, leave=False):
+    inner = run.take_inner() if run is not None else None
+    steps = images.shape[0] // batch_size
+    if inner is None:
+        order = torch.randperm(images.shape[0], device=images.device)
+        total, first = torch.zeros((), device=images.device), 0
+    else:  # the interrupted epoch: its order, its loss so far, the next batch
+        order, total, first = inner["order"].to(images.device), inner["total"].to(images.device), inner["step"]
+    for step in tqdm(range(first, steps), total=steps, initial=first, desc=desc, leave=False):
+        x = to_model_range(images[order[step * batch_size:(step + 1) * batch_size]])
         total += training_step(model, optimizer, x, scaler, dtype)
-        steps += 1
+        if run is not None:
+            run.step(lambda: {"order": order, "step": step + 1, "total": total})
     return (total / max(steps, 1)).item()
 
 

@@ -1,0 +1,232 @@
+"""Runs that survive a disconnected Colab session (given code: nothing to complete here).
+
+A *run* is one training configuration ("ddpm_T500", "simsiam_no_stopgrad"...) with a folder of its
+own in the runs folder. The training loops of the kit take an optional `run=` argument (a name or
+a `Run`); with one, they
+
+- save a checkpoint after every epoch, and every `save_every_s` seconds inside a long epoch: the
+  model, optimizer, scheduler and gradient scaler, every random generator (Python's, NumPy's,
+  torch's on the CPU and on CUDA, and any `torch.Generator` the loop uses) and the logged history;
+- resume from it when the cell is re-run (the history then covers the whole run, so the figures
+  show it all, and the result is the one an uninterrupted run gives);
+- load a finished run instead of training it again.
+
+Where runs go: `$KIT_RUNS` if set; else, when Google Drive is mounted (the set-up cell's
+`USE_DRIVE = True`), `/content/drive/MyDrive/dl-course-kit-runs`; else `runs/` in the kit
+(git-ignored). Datasets never go there (see `data.data_root`).
+
+A checkpoint is written to a temporary file in the same folder, then renamed over the old one:
+a session cut off while saving leaves the previous checkpoint intact.
+
+Use in a loop of your own:
+
+    run = Run("my_experiment")
+    history = {"loss": []}
+    for epoch in run.epochs(20, history, model=model, optimizer=optimizer):
+        history["loss"].append(train_one_epoch(...))
+    # here the model holds the final weights, whether they were trained now or loaded
+"""
+import os
+import random
+import re
+import time
+from pathlib import Path
+from typing import Dict, Iterator, Optional, Union
+
+import numpy as np
+import torch
+
+KIT_ROOT = Path(__file__).resolve().parent.parent
+DRIVE = Path("/content/drive/MyDrive")
+DRIVE_RUNS = DRIVE / "dl-course-kit-runs"
+SAVE_EVERY_S = 300.0  # inside an epoch: a checkpoint at most every 5 minutes
+
+
+def runs_root() -> Path:
+    """The runs folder: $KIT_RUNS, else a Drive folder when Drive is mounted, else <kit>/runs."""
+    if os.environ.get("KIT_RUNS"):
+        return Path(os.environ["KIT_RUNS"]).expanduser()
+    if DRIVE.is_dir():
+        return DRIVE_RUNS
+    return KIT_ROOT / "runs"
+
+
+def _rng_states() -> dict:
+    states = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        states["cuda"] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def _set_rng_states(states: dict) -> None:
+    random.setstate(states["python"])
+    np.random.set_state(states["numpy"])
+    torch.set_rng_state(states["torch"])
+    if "cuda" in states and torch.cuda.is_available() and len(states["cuda"]) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(states["cuda"])
+
+
+def _state_of(thing):
+    if isinstance(thing, torch.Generator):
+        return thing.get_state()
+    return thing.state_dict()
+
+
+def _load_into(thing, state) -> None:
+    if isinstance(thing, torch.Generator):
+        thing.set_state(state)
+    else:
+        thing.load_state_dict(state)
+
+
+class Run:
+    """One training configuration's checkpoints, in `<runs folder>/<name>/checkpoint.pt`."""
+
+    def __init__(self, name: str, root: Union[str, Path, None] = None, save_every_s: float = SAVE_EVERY_S):
+        if not re.fullmatch(r"[A-Za-z0-9_.=,+-]+", name or ""):
+            raise ValueError(f"run name {name!r}: use letters, digits and _ . = , + - only (it names a folder)")
+        self.name = name
+        self.folder = Path(root).expanduser() / name if root else runs_root() / name
+        self.path = self.folder / "checkpoint.pt"
+        self.save_every_s = save_every_s
+        self.steps = 0          # optimizer steps taken by this process (the loops count them)
+        self.loaded = False     # True when the run was found finished and loaded, not trained
+        self._objects: Dict[str, object] = {}
+        self._history: Optional[dict] = None
+        self._epoch = 0
+        self._inner = None
+        self._last_save = time.monotonic()
+
+    def __repr__(self):
+        return f"Run({self.name!r}, folder={str(self.folder)!r})"
+
+    # -- the state on disk ----------------------------------------------------------------------
+
+    @property
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    @property
+    def finished(self) -> bool:
+        return (self.folder / "finished").exists()
+
+    def read(self) -> Optional[dict]:
+        """The checkpoint as saved (None if there is none)."""
+        if not self.path.exists():
+            return None
+        return torch.load(self.path, map_location="cpu", weights_only=False)
+
+    def save(self, inner=None, finished: bool = False) -> None:
+        """Write the checkpoint now (through a temporary file and a rename)."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        state = {"name": self.name, "epoch": self._epoch, "history": self._history, "inner": inner,
+                 "finished": finished, "rng": _rng_states(),
+                 "objects": {key: _state_of(thing) for key, thing in self._objects.items()}}
+        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        torch.save(state, temporary)
+        os.replace(temporary, self.path)
+        if finished:
+            (self.folder / "finished").write_text(f"{self._epoch} epochs\n")
+        self._last_save = time.monotonic()
+
+    def restore(self) -> Optional[dict]:
+        """Load the checkpoint into the objects and the history given to `epochs`, and the random
+        generators; returns the checkpoint (None if there is none)."""
+        state = self.read()
+        if state is None:
+            return None
+        missing = set(self._objects) - set(state["objects"])
+        if missing:
+            raise RuntimeError(f"run {self.name!r} in {self.folder}: its checkpoint lacks {sorted(missing)}; "
+                               "another configuration used this name? Choose another name, or delete the folder")
+        for key, thing in self._objects.items():
+            _load_into(thing, state["objects"][key])
+        if self._history is not None and state["history"] is not None:
+            self._history.clear()
+            self._history.update(state["history"])
+        _set_rng_states(state["rng"])
+        return state
+
+    # -- what a training loop calls -------------------------------------------------------------
+
+    def epochs(self, n_epochs: int, history: Optional[dict] = None, **objects) -> Iterator[int]:
+        """The epochs still to train, 0-based: range(n_epochs) for a new run, what is left of it
+        after a checkpoint, nothing for a finished run (then loaded into `objects` and `history`).
+
+        `objects` are what the checkpoint holds: modules, optimizers, schedulers, scalers (anything
+        with state_dict / load_state_dict) and torch.Generators; `history` is the loop's log (a
+        dict), filled in place. A checkpoint is saved after every epoch the loop completes.
+        """
+        self._objects = {key: thing for key, thing in objects.items() if thing is not None}
+        self._history = history
+        self._epoch, self._inner = 0, None
+        state = self.restore()
+        if state is not None:
+            if state["finished"] and state["epoch"] >= n_epochs:
+                self.loaded = True
+                print(f"run {self.name}: finished ({state['epoch']} epochs), loaded from {self.folder}")
+                return
+            self._epoch, self._inner = state["epoch"], state["inner"]
+            where = f", inside epoch {self._epoch + 1}" if self._inner is not None else ""
+            print(f"run {self.name}: resuming after epoch {self._epoch}{where} (from {self.folder})")
+        self._last_save = time.monotonic()
+        for epoch in range(self._epoch, n_epochs):
+            yield epoch
+            self._epoch, self._inner = epoch + 1, None
+            self.save(finished=epoch + 1 == n_epochs)
+
+    def take_inner(self):
+        """The saved state of an interrupted epoch (the loop's own: order, step, sums), once; None
+        when the epoch starts afresh."""
+        inner, self._inner = self._inner, None
+        return inner
+
+    def step(self, inner_state=None) -> None:
+        """Count one optimizer step; inside a long epoch, checkpoint when `save_every_s` seconds
+        have passed. `inner_state` is a callable returning what `take_inner` will give back
+        (called only when saving, so it may copy tensors)."""
+        self.steps += 1
+        if inner_state is not None and time.monotonic() - self._last_save >= self.save_every_s:
+            self.save(inner=inner_state())
+
+
+def as_run(run: Union[None, str, Run]) -> Optional[Run]:
+    """None stays None, a name becomes a `Run` in the runs folder, a `Run` is itself."""
+    if run is None or isinstance(run, Run):
+        return run
+    return Run(str(run))
+
+
+def artifact_path(name: str) -> Path:
+    """Where a file shared between notebooks lives: `<runs folder>/artifacts/<name>`."""
+    return runs_root() / "artifacts" / name
+
+
+# Files one notebook writes for another: which notebook and cell make them.
+PRODUCERS = {
+    "vae_final_samples.pt": ("notebooks/vae_svhn.ipynb", "the cell of Figure 4 (64 samples after the last epoch)"),
+    "ddpm_final_samples.pt": ("notebooks/ddpm_svhn.ipynb", "the cell of the ancestral sampler's final samples"),
+}
+
+
+def load_artifact(name: str):
+    """A file another notebook saved in the runs folder (torch.load); if it is missing, a
+    FileNotFoundError that says which notebook and which cell write it."""
+    path = artifact_path(name)
+    if not path.exists():
+        notebook, cell = PRODUCERS.get(name, ("the notebook that writes it", "its cell"))
+        raise FileNotFoundError(
+            f"{path} does not exist. It is written by {notebook}, {cell}, in full mode (QUICK = False), "
+            f"into the same runs folder ({runs_root()}; on Colab use USE_DRIVE = True in both notebooks so "
+            "that they share it, or set $KIT_RUNS). Run that notebook, then this cell again.")
+    return torch.load(path, map_location="cpu", weights_only=False)
+
+
+def save_artifact(name: str, value) -> Path:
+    """Save `value` for another notebook (atomically), in `<runs folder>/artifacts/<name>`."""
+    path = artifact_path(name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{name}.{os.getpid()}.tmp")
+    torch.save(value, temporary)
+    os.replace(temporary, path)
+    return path
