@@ -216,6 +216,41 @@ def test_a_missing_artifact_names_the_notebook_and_cell_that_write_it(runs_folde
     assert (runs_folder / "artifacts" / "vae_final_samples.pt").exists()
 
 
+def test_on_colab_with_drive_datasets_stay_local_and_runs_go_to_drive(tmp_path, monkeypatch, one_thread):
+    """USE_DRIVE = True on Colab: Drive is mounted, the kit is cloned into it and $KIT_RUNS points
+    into it (as the set-up cell does). A dataset fetched with the notebooks' DATA_ROOT = None lands
+    on the local disk (/content/data, here a temporary stand-in), never on Drive; the run's
+    checkpoint lands on Drive."""
+    import data
+    from data import mnist
+    drive, local = tmp_path / "drive" / "MyDrive", tmp_path / "content" / "data"
+    kit = drive / "dl-course-kit"
+    monkeypatch.setenv("COLAB_RELEASE_TAG", "release-colab-test")
+    monkeypatch.delenv("KIT_DATA_ROOT", raising=False)
+    monkeypatch.setenv("KIT_RUNS", str(drive / "dl-course-kit-runs"))
+    monkeypatch.setattr(data, "COLAB_ROOT", local)
+    monkeypatch.setattr(data, "DEFAULT_ROOT", kit / "data" / "cache")  # the kit's own folder is on Drive
+    assert data.on_colab() and data.data_root() == local
+
+    source = mnist.write_fixture("mnist", tmp_path / "downloaded", n_train=80, n_test=16)
+    mnist.import_files("mnist", source / "MNIST" / "raw")  # what a download does, offline
+    images, _ = mnist.load("mnist")  # DATA_ROOT = None in the notebook
+    assert (local / "MNIST" / "raw").is_dir()
+
+    import autoencoders_solution as m
+    model = m.AutoEncoder(d=2, hidden=(8,))
+    x = images[:64].float().unsqueeze(1) / 255
+    m.fit(model, x[:48], x[48:], m.ae_objective(), epochs=1, batch_size=16, run="ae_on_drive")
+    on_drive = sorted(path.relative_to(drive).as_posix() for path in drive.rglob("*") if path.is_file())
+    assert on_drive == ["dl-course-kit-runs/ae_on_drive/checkpoint.pt", "dl-course-kit-runs/ae_on_drive/finished"]
+
+    monkeypatch.setenv("KIT_DATA_ROOT", str(tmp_path / "elsewhere"))  # the variable still wins
+    assert data.data_root() == tmp_path / "elsewhere"
+    monkeypatch.delenv("COLAB_RELEASE_TAG")
+    monkeypatch.delenv("KIT_DATA_ROOT")
+    assert data.data_root() == kit / "data" / "cache"  # off Colab: the kit's folder, as before
+
+
 # -- across processes: SIGKILL after a checkpoint, resume, compare ----------------------------------
 
 # (loop, epochs, checkpoint every step?, saves before the kill, where the kill lands)
