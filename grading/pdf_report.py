@@ -340,8 +340,8 @@ class _PDF:
         if pdf.x + width > pdf.w - pdf.r_margin:
             pdf.ln(self.LINE)
         baseline = pdf.y + 0.5 * self.LINE + 0.3 * self.BODY  # where fpdf puts the text's baseline
-        pdf.image(io.BytesIO(png), x=pdf.x + 1, y=baseline + depth - height, w=width, h=height)
-        pdf.x += width + 2
+        pdf.image(io.BytesIO(png), x=pdf.x + 1.5, y=baseline + depth - height, w=width, h=height)
+        pdf.x += width + 2  # mathtext crops its images tight: a little air on each side
 
     def display_math(self, latex: str):
         image = math_image(latex, self.BODY + 1)
@@ -399,6 +399,7 @@ class _MarkdownWriter:
         self.lists = []       # for each open list: the next number, or None for bullets
         self.bullet = None    # the marker to write before the next paragraph of a list item
         self.math = []
+        self.after_display = False
 
     def render(self, markdown: str):
         source, self.math = _take_math(markdown)
@@ -425,7 +426,9 @@ class _MarkdownWriter:
             self.bullet = None
 
     def _paragraph_close(self, token):
-        self.pdf.ln(self.doc.LINE + (1 if token.hidden else 5))
+        if not self.after_display:
+            self.pdf.ln(self.doc.LINE + (1 if token.hidden else 5))
+        self.after_display = False
 
     def _bullet_list_open(self, token):
         self._open_list(None)
@@ -484,7 +487,7 @@ class _MarkdownWriter:
         alone = MATH_MARK.fullmatch(token.content.strip())
         if alone and self.math[int(alone.group(1))][1]:  # a paragraph that is one display equation
             self.doc.display_math(self.math[int(alone.group(1))][0])
-            self.pdf.ln(-self.doc.LINE - 5)  # the paragraph's own spacing follows
+            self.after_display = True  # display_math spaced it already
             return
         for child in token.children or []:
             kind = child.type
