@@ -45,7 +45,8 @@ def crop_boxes(n: int, height: int, width: int, scale=(0.08, 1.0), ratio=(3 / 4,
     :return: (top, left, h, w), four int64 tensors of shape (n,).
     """
     area = height * width
-    target_area = area * (scale[0] + (scale[1] - scale[0]) * torch.rand(n, attempts, generator=generator, device=device))
+    fractions = torch.rand(n, attempts, generator=generator, device=device)
+    target_area = area * (scale[0] + (scale[1] - scale[0]) * fractions)
     log_low, log_high = math.log(ratio[0]), math.log(ratio[1])
     aspect = torch.exp(log_low + (log_high - log_low) * torch.rand(n, attempts, generator=generator, device=device))
     w = torch.round(torch.sqrt(target_area * aspect)).long()
@@ -159,7 +160,8 @@ def jitter_parameters(n: int, strengths=(0.4, 0.4, 0.4, 0.1), p: float = 0.8,
     """`RandomApply([ColorJitter(*strengths)], p)`'s random draws for n images."""
     brightness, contrast, saturation, hue = strengths
     factors = torch.stack([_uniform(n, max(0.0, 1 - s), 1 + s, generator, device)
-                           for s in (brightness, contrast, saturation)] + [_uniform(n, -hue, hue, generator, device)], dim=1)
+                           for s in (brightness, contrast, saturation)]
+                          + [_uniform(n, -hue, hue, generator, device)], dim=1)
     order = torch.rand(n, 4, generator=generator, device=device).argsort(dim=1)  # uniform over the 24 orders
     return JitterParameters(factors, order, _bernoulli(n, p, generator, device))
 

@@ -452,7 +452,8 @@ def write_fixture(name: str, root, n_train: int = 60, n_val: int = 12, n_test: i
             names = [f"{i:06d}_fixture.jpg" for i in ids]
             _save_images(images, where / FLICKR8K_IMAGES, names)
             (where / FLICKR8K_SPLIT_FILES[split]).write_text("".join(f"{f}\n" for f in names))
-            token_lines += [f"{f}#{k}\t{caption}" for f, texts in zip(names, captions) for k, caption in enumerate(texts)]
+            token_lines += [f"{f}#{k}\t{caption}" for f, texts in zip(names, captions)
+                            for k, caption in enumerate(texts)]
     if name == "coco_captions":
         manifest = {"train_images": n_train, "val_images": n_val, "test_images": n_test, "source": "fixture"}
         (where / "kit_subset.json").write_text(json.dumps(manifest, indent=1))

@@ -123,7 +123,8 @@ def write_fixture(name: str, root, n_train: int = 500, n_test: int = 200, seed: 
     test_images, test_labels = synthetic_objects(n_test, seed + 1)
     batches.append(("test_batch", test_images, test_labels))
     for file, part_images, part_labels in batches:
-        _write_pickle(folder / file, {"batch_label": f"synthetic {file}", "data": part_images.reshape(len(part_images), -1),
+        _write_pickle(folder / file, {"batch_label": f"synthetic {file}",
+                                      "data": part_images.reshape(len(part_images), -1),
                                       "labels": part_labels.tolist(),
                                       "filenames": [f"synthetic_{i}.png" for i in range(len(part_labels))]})
     _write_pickle(folder / "batches.meta", {"label_names": list(CLASSES), "num_cases_per_batch": len(batches[0][2]),

@@ -81,7 +81,8 @@ def synthetic_digits(n: int, seed: int = 0):
     for k in range(10):
         class_rng = np.random.default_rng(2000 + k)
         for (r0, c0), (r1, c1) in class_rng.uniform(6, 26, size=(3, 2, 2)):
-            t = np.clip(((rows - r0) * (r1 - r0) + (cols - c0) * (c1 - c0)) / ((r1 - r0) ** 2 + (c1 - c0) ** 2 + 1e-9), 0, 1)
+            along = (rows - r0) * (r1 - r0) + (cols - c0) * (c1 - c0)
+            t = np.clip(along / ((r1 - r0) ** 2 + (c1 - c0) ** 2 + 1e-9), 0, 1)
             distance = np.hypot(rows - (r0 + t * (r1 - r0)), cols - (c0 + t * (c1 - c0)))
             templates[k] = np.maximum(templates[k], np.exp(-distance ** 2 / 4))
     labels = rng.permutation(np.arange(n) % 10)

@@ -1,4 +1,5 @@
-"""python -m grading {list,grade,batch,release,gradescope}: the kit's command line (stable: other tools call it).
+"""python -m grading {list,grade,batch,report,merge,release,gradescope}: the kit's command line (stable:
+other tools call it).
 
 Exit status: 0 whenever a grade was produced (even 0 points), 2 for a usage error (unknown
 assignment, missing file), 1 when grading could not run at all (e.g. the sandbox is unavailable).
@@ -32,6 +33,7 @@ def _limits(args):
 
 
 def command_list(args) -> int:
+    from grading import manual
     for assignment in assignments.load_all():
         hidden = "" if assignment.has_hidden_checks() else "  (public checks only)"
         print(f"{assignment.name:<14} {assignment.points:>4g} points  {assignment.module}.py  "
@@ -39,6 +41,8 @@ def command_list(args) -> int:
         if args.verbose:
             for question in assignment.questions:
                 print(f"    {question.name:<42} {question.points:>3g}")
+            for line in manual.listing(assignment.name):
+                print(line)
     return 0
 
 
@@ -75,6 +79,8 @@ def command_batch(args) -> int:
         private.append(results_dir.resolve())
     if args.report:
         private.append(Path(args.report).resolve().parent)
+    if args.reports:
+        private.append(Path(args.reports).resolve())
     launcher = Launcher(args.sandbox, assignment.preload, private=private)
     launcher.start()
     if launcher.warning:
@@ -105,8 +111,12 @@ def command_batch(args) -> int:
                 rows.append((student_name(path), report, problem))
     finally:
         launcher.close()
-    results.write_csv(args.csv, assignment, rows)
+    from grading import manual
+    results.write_csv(args.csv, assignment, rows, manual.columns(assignment.name))
     print(f"{len(rows)} submissions graded; gradebook written to {args.csv}")
+    if args.reports:
+        built = _instructor_tool("pdf_report").build_reports(students, Path(args.reports))
+        print(f"{sum(1 for b in built if b.pdf)} report PDFs written to {args.reports}")
     if args.report:
         class_report = _instructor_tool("class_report")
         shown = class_report.write_report(args.report, assignment, rows, students, args.similarity_threshold)
@@ -133,6 +143,15 @@ def command_release(args) -> int:
     release = _instructor_tool("release")
     release.build(Path(args.out_dir), repo_url=args.repo_url, check=not args.no_check)
     return 0
+
+
+def command_report(args) -> int:
+    from grading import pdf_report
+    return pdf_report.command(args.notebook, args.out_pdf, code=args.code)
+
+
+def command_merge(args) -> int:
+    return _instructor_tool("merge").command(args.grades_csv, args.manual_csv, args.out)
 
 
 def command_gradescope(args) -> int:
@@ -172,6 +191,7 @@ def parser() -> argparse.ArgumentParser:
     batch.add_argument("--csv", required=True, help="gradebook to write")
     batch.add_argument("--jobs", type=int, default=2, help="submissions graded at once (default 2)")
     batch.add_argument("--results-dir", help="also write one results.json per student here")
+    batch.add_argument("--reports", help="also build each student's report PDF (from their notebook) in this folder")
     batch.add_argument("--report", help="also write the class's HTML report here (totals, questions, similar pairs)")
     batch.add_argument("--similarity-threshold", type=float, default=0.9,
                        help="list pairs where at least this fraction of one file's own code is in the other "
@@ -184,6 +204,18 @@ def parser() -> argparse.ArgumentParser:
     release.add_argument("--repo-url", help="the students' repository, for the Colab badges and set-up cells")
     release.add_argument("--no-check", action="store_true", help="skip the checks after writing (faster)")
     release.set_defaults(run=command_release)
+
+    report = commands.add_parser("report", help="build the PDF report of a notebook's written answers and figures")
+    report.add_argument("notebook")
+    report.add_argument("out_pdf")
+    report.add_argument("--code", action="store_true", help="also show the code of the figure cells")
+    report.set_defaults(run=command_report)
+
+    merge = commands.add_parser("merge", help="combine the autograded gradebook with manually graded columns")
+    merge.add_argument("grades_csv")
+    merge.add_argument("manual_csv")
+    merge.add_argument("--out", help="the final gradebook (default: GRADES-final.csv)")
+    merge.set_defaults(run=command_merge)
 
     gradescope = commands.add_parser("gradescope", help="build a Gradescope autograder zip")
     gradescope.add_argument("assignment")

@@ -9,7 +9,7 @@ import stat
 import zipfile
 from pathlib import Path
 
-from grading import secret
+from grading import manual, secret
 
 KIT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -41,7 +41,8 @@ cd "$ROOT/source"
 status=$?
 if [ ! -s "$RESULTS" ]; then
   cat > "$RESULTS" <<EOF
-{{"score": 0, "output": "The autograder could not run (status $status). Your instructor can see the log; please tell them.", "tests": []}}
+{{"score": 0, "tests": [],
+ "output": "The autograder could not run (status $status). Your instructor can see the log; please tell them."}}
 EOF
 fi
 exit 0
@@ -69,6 +70,7 @@ def build(assignment, out_zip: Path, memory_mb: int = 400, time_limit: int = 600
     grading_secret = secret.instructor_secret()  # the same hidden inputs on Gradescope as here
     with zipfile.ZipFile(out_zip, "w", zipfile.ZIP_DEFLATED) as bundle:
         bundle.writestr("grading/" + secret.SECRET_PATH.name, grading_secret + b"\n")
+        bundle.writestr("README.txt", manual.gradescope_readme(assignment.name))  # the manual questions, in order
         _add_script(bundle, "setup.sh", SETUP)
         _add_script(bundle, "run_autograder", RUN.format(assignment=assignment.name, memory_mb=memory_mb,
                                                          time_limit=time_limit))

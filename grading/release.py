@@ -129,7 +129,8 @@ def release_notebook(source: Path, target: Path, repo_url: str):
 def _copy_tree(source: Path, target: Path, skip) -> None:
     for path in sorted(source.rglob("*")):
         relative = path.relative_to(source)
-        if any(part in ("__pycache__", "cache", ".ipynb_checkpoints") or part.startswith(".") for part in relative.parts):
+        if any(part in ("__pycache__", "cache", ".ipynb_checkpoints") or part.startswith(".")
+               for part in relative.parts):
             continue
         if path.is_file() and not skip(relative):
             (target / relative).parent.mkdir(parents=True, exist_ok=True)
@@ -199,8 +200,8 @@ def _given_lines():
     given = set()
     for path in list((KIT_ROOT / "solutions").glob("*.py")) + list((KIT_ROOT / "data").rglob("*.py")) \
             + list((KIT_ROOT / "grading").rglob("*.py")):
-        if path.name == "hidden.py":
-            continue
+        if path.name == "hidden.py" or (path.name == "manual.py" and path.parent.parent.name == "assignments"):
+            continue  # (instructor only: their lines are not given to students)
         starter, _ = strip_solutions(path.read_text())
         given.update(line.strip() for line in starter.splitlines())
     for path in (KIT_ROOT / "notebooks").glob("*.ipynb"):

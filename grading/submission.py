@@ -65,13 +65,17 @@ def _code_cells(notebook) -> list:
 
 
 def _without_ipython_lines(source: str):
-    """(source, numbers of the lines replaced): each `!shell` or `%magic` line becomes `pass`
-    at its indentation, so an `if` around it still compiles."""
+    """(source, numbers of the lines removed): each `!shell` or `%magic` line becomes an empty
+    line, or `pass` when it is the first line of a block (an `if` around `!pip install`)."""
     lines, replaced = source.splitlines(), []
+    previous = ""
     for number, line in enumerate(lines, 1):
         if IPYTHON_LINE.match(line):
-            lines[number - 1] = line[:len(line) - len(line.lstrip())] + "pass"
+            opens_block = previous.rstrip().endswith(":")
+            lines[number - 1] = line[:len(line) - len(line.lstrip())] + "pass" if opens_block else ""
             replaced.append(number)
+        elif line.strip() and not line.lstrip().startswith("#"):
+            previous = line
     return "\n".join(lines), replaced
 
 

@@ -124,7 +124,8 @@ def test_killing_the_grader_fails_and_costs_only_that_question(grade):
                 pass
         raise RuntimeError("still alive")
         """
-    source = hostile("training_step", body) + f"\nimport os\ntry:\n    os.kill({grader_pid}, 9)\nexcept OSError:\n    pass\n"
+    source = hostile("training_step", body) + \
+        f"\nimport os\ntry:\n    os.kill({grader_pid}, 9)\nexcept OSError:\n    pass\n"
     report = grade("trainer", source, limits=FAST)
     assert lost(report) == {"Q10"}
     assert "still alive" in messages(report, "Q10")  # every kill failed: the submission said so itself
@@ -171,7 +172,8 @@ def test_values_that_are_not_plain_data_cost_their_questions_only(grade):
     source = reference_source("trainer")
     for function, body in (
             ("gradient_norm", "return lambda: 0.0"),
-            ("jacobian_norm", "class Evil:\n    shape = (1,)\n    def item(self):\n        while True:\n            pass\n"
+            ("jacobian_norm", "class Evil:\n    shape = (1,)\n    def item(self):\n"
+                              "        while True:\n            pass\n"
                               "return Evil()"),
             ("create_activation_function", "return 'relu'"),
             ("normalize", "return (pair for pair in (train, valid, test))"),
@@ -205,7 +207,8 @@ def test_syntax_error_gives_its_line(grade):
 
 
 def test_writing_to_the_graders_pipe_is_detected(grade):
-    source = reference_source("trainer") + "\nimport os\nos.write(4, b'\\x10' + b'\\x00' * 7 + b'KITW' + b'\\x00' * 12)\n"
+    source = reference_source("trainer") + \
+        "\nimport os\nos.write(4, b'\\x10' + b'\\x00' * 7 + b'KITW' + b'\\x00' * 12)\n"
     report = grade("trainer", source, limits=FAST)
     assert report.score == 0
     assert report.import_error and "pipe" in report.import_error

@@ -15,5 +15,6 @@ def test_notebook_runs_in_quick_mode(assignment, tmp_path):
     assert run.figures >= assignment.quick_figures
     executed = nbformat.read(run.output, as_version=4)
     assert any("QUICK = True" in cell.source for cell in executed.cells)  # papermill's injected parameters
-    errors = [o for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
+    errors = [o for c in executed.cells if c.cell_type == "code"
+              for o in c.get("outputs", []) if o.output_type == "error"]
     assert errors == []

@@ -1,4 +1,5 @@
 """The student bundle: answers removed, nothing leaked, starters import and score 0, public tests run."""
+import re
 import subprocess
 import sys
 
@@ -63,7 +64,8 @@ def test_strip_solutions_at_module_level_keeps_the_module_importable():
 def test_a_leaked_solution_line_is_caught(bundle, tmp_path):
     leaky = tmp_path / "leaky"
     (leaky / "solutions").mkdir(parents=True)
-    (leaky / "solutions" / "x.py").write_text("def f():\n    return torch.nn.functional.one_hot(y.long(), self.n_classes).float()\n")
+    (leaky / "solutions" / "x.py").write_text(
+        "def f():\n    return torch.nn.functional.one_hot(y.long(), self.n_classes).float()\n")
     _, secret = release.strip_solutions((KIT_ROOT / "solutions" / "trainer_solution.py").read_text())
     with pytest.raises(release.ReleaseError, match="solution line left"):
         release.check_release(leaky, secret)
@@ -73,7 +75,10 @@ def test_students_can_run_the_public_checks_in_the_bundle(bundle):
     run = subprocess.run([sys.executable, "-m", "grading", "grade", "trainer", "solutions/trainer_solution.py"],
                          cwd=bundle, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
-    assert "public checks only" in run.stdout and "Total                              0/13" in run.stdout
+    # the score is out of the assignment's 35 points, and a line says what the hidden checks decide
+    assert re.search(r"Total\s+0/35", run.stdout), run.stdout
+    assert "Public checks only: they can give 13 of the 35 points" in run.stdout
+    assert "the hidden checks, run when your work is graded, decide the other 22" in run.stdout
     tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "tests/test_public.py"], cwd=bundle,
                            capture_output=True, text=True, timeout=300)
     assert tests.returncode == 1 and "not implemented yet" in tests.stdout  # fails like a student's, no crash

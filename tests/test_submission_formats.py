@@ -24,7 +24,8 @@ def test_a_py_file_of_any_name(tmp_path):
 
 def test_a_notebook_keeps_code_and_drops_magics_shell_and_markdown(tmp_path):
     path = tmp_path / "work.ipynb"
-    path.write_text(notebook([("markdown", "# title"), ("code", ["%load_ext autoreload\n", "x = 1\n", "!pip install foo"]),
+    path.write_text(notebook([("markdown", "# title"),
+                              ("code", ["%load_ext autoreload\n", "x = 1\n", "!pip install foo"]),
                               ("code", "%%bash\necho hi"), ("code", "  %time y = 2\ny = 3")]))
     source = submission.load(path, NAMES).source.decode()
     assert "x = 1" in source and "y = 3" in source
