@@ -8,9 +8,10 @@ Each probe isolates the function it exercises:
   and 2048 output channels, built here from a fixed seed (no download, a cheap forward);
 - decoder: the student's `__init__` builds the decoder, then every layer is replaced by a
   correctly sized one holding the grader's weights (found by role: the Embedding, the LSTMCell,
-  `init_h`, `init_c` and the output Linear), so a wrong `__init__` costs only its own question;
-  `init_hidden_state`, which `forward` and `predict` are meant to call, can be swapped for a
-  stand-in;
+  `init_h`, `init_c` and the output Linear) and every dropout layer by a Dropout(0.5), so a wrong
+  `__init__` costs only its own question; it runs in eval mode, or in training mode where a check
+  looks at the dropout; `init_hidden_state`, which `forward` and `predict` are meant to call, can
+  be swapped for a stand-in;
 - `forward_pass` gets an encoder and a decoder defined here.
 """
 import torch
@@ -192,8 +193,9 @@ def _load(module, tensors):
     return module
 
 
-def _decoder(sub, sizes, weights):
-    """The student's decoder with the grader's weights in correctly sized layers, in eval mode."""
+def _decoder(sub, sizes, weights, train=False):
+    """The student's decoder with the grader's weights in correctly sized layers, and every
+    dropout layer a Dropout(0.5) (its rate is the layers question's), in eval mode unless `train`."""
     embed_size, decoder_size, vocab_size = sizes
     decoder = _decoder_skeleton(sub, embed_size, decoder_size, vocab_size)
     layers = {"embedding": _load(nn.Embedding(vocab_size, embed_size, padding_idx=PAD), [weights["embedding"]]),
@@ -203,7 +205,11 @@ def _decoder(sub, sizes, weights):
               "fc": _load(nn.Linear(decoder_size, vocab_size), weights["fc"])}
     for role, (parent, attribute, _) in _slots(decoder, vocab_size).items():
         setattr(parent, attribute, layers[role])
-    return decoder.eval()
+    for path, module in list(decoder.named_modules()):
+        if path and isinstance(module, nn.Dropout):
+            parent_path, _, attribute = path.rpartition(".")
+            setattr(decoder.get_submodule(parent_path) if parent_path else decoder, attribute, nn.Dropout(0.5))
+    return decoder.train(train)
 
 
 def _standin_init_hidden_state(self, features):
@@ -246,8 +252,9 @@ def init_hidden_state(sub, sizes, weights, features):
     return [as_tensor(state[0], "init_hidden_state (h)"), as_tensor(state[1], "init_hidden_state (c)")]
 
 
-def forward(sub, sizes, weights, features, captions, standins):
-    decoder = _decoder(sub, sizes, weights)
+def forward(sub, sizes, weights, features, captions, standins, train=False):
+    """The scores of `forward`, in eval mode (or in training mode: dropout on)."""
+    decoder = _decoder(sub, sizes, weights, train)
     with torch.no_grad(), _with_state_standin(sub, standins):
         scores = decoder(features, captions)
     return as_tensor(scores, "RNNDecoder.forward")
