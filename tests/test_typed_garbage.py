@@ -58,10 +58,9 @@ def _garble(value, inputs, kind):
         return type(value)(_garble(item, inputs, kind) for item in value)
     if isinstance(value, dict):
         return {key: _garble(item, inputs, kind) for key, item in value.items()}
-    if hasattr(value, "__dict__") and not isinstance(value, type):  # e.g. a distribution: its tensors
-        for name, item in vars(value).items():
-            if isinstance(item, _torch.Tensor):
-                setattr(value, name, _garble(item, inputs, kind))
+    if hasattr(value, "__dict__") and not isinstance(value, type):  # a distribution, a vocabulary: its contents
+        for name, item in list(vars(value).items()):
+            setattr(value, name, _garble(item, inputs, kind))
     return value
 
 
