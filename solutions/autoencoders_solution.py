@@ -292,10 +292,19 @@ def sparse_objective(final_lambda1: float, lambda2: float, n_epochs: int, kind: 
     return objective
 
 
+def _half_dtype(device: torch.device) -> Optional[torch.dtype]:
+    """bfloat16 on GPUs that compute in it (no loss scaling needed), float16 on older ones (a T4:
+    with a GradScaler), None on the CPU."""
+    if device.type != "cuda":
+        return None
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
 def _mixed_precision(device: torch.device):
-    """bfloat16 autocast on CUDA (faster matrix products, no loss scaling needed), none on CPU."""
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
+    """Autocast on CUDA (faster matrix products, `_half_dtype`), none on CPU."""
+    dtype = _half_dtype(device)
+    if dtype is not None:
+        return torch.autocast("cuda", dtype=dtype)
     return contextlib.nullcontext()
 
 
@@ -333,10 +342,14 @@ def fit(model: nn.Module, train_images: torch.Tensor, test_images: torch.Tensor,
     device = train_images.device
     model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    # float16 (a T4) needs loss scaling to keep small gradients from underflowing; bfloat16 does not
+    scaler = torch.amp.GradScaler(device.type, enabled=_half_dtype(device) == torch.float16)
+    forward = _compiled(model)
     order_generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     history = {"train_loss": [], "test_loss": []}
-    to_train, run = _run_epochs(run, epochs, history, model=model, optimizer=optimizer, order=order_generator)
+    to_train, run = _run_epochs(run, epochs, history, model=model, optimizer=optimizer, scaler=scaler,
+                                order=order_generator)
     for epoch in tqdm(to_train, total=epochs, desc=desc, leave=False):
         model.train()
         order = torch.randperm(len(train_images), generator=order_generator).to(device)
@@ -344,17 +357,27 @@ def fit(model: nn.Module, train_images: torch.Tensor, test_images: torch.Tensor,
         for start in range(0, len(order), batch_size):
             x = train_images[order[start:start + batch_size]]
             with _mixed_precision(device):
-                outputs = model(x)
+                outputs = forward(x)
             loss = objective(_as_float32(outputs), x, model, epoch)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
             total += loss.detach() * len(x)
             if run is not None:
                 run.step()
         history["train_loss"].append(float(total) / len(train_images))
         history["test_loss"].append(evaluate(model, test_images, objective, epoch))
     return history
+
+
+def _compiled(module):
+    """`module`, or torch.compile(module) when $KIT_COMPILE=1 (opt-in: see solutions/runs.py)."""
+    try:
+        from runs import compiled
+    except ImportError:
+        return module
+    return compiled(module)
 
 
 def _run_epochs(run, n_epochs, history, **objects):

@@ -282,6 +282,7 @@ def train(forward_pass: Callable, encoder: nn.Module, decoder: nn.Module, train_
     # float16 needs loss scaling to keep small gradients from underflowing; bfloat16 does not.
     scaler = torch.amp.GradScaler(device.type, enabled=_half_dtype(device) == torch.float16)
     logs = {"train_loss": [], "valid_loss": []}
+    networks = _compiled(encoder), _compiled(decoder)  # the same modules unless $KIT_COMPILE=1
     to_train, run = _run_epochs(run, n_epochs, logs, encoder=encoder, decoder=decoder, optimizer=optimizer,
                                 scaler=scaler)
     for _ in tqdm(to_train, total=n_epochs, desc=desc, leave=False):
@@ -289,7 +290,7 @@ def train(forward_pass: Callable, encoder: nn.Module, decoder: nn.Module, train_
         losses = []
         for batch in torch.randperm(len(train_maps), device=device).split(batch_size):
             with _autocast(device):
-                loss = forward_pass(encoder, decoder, train_maps[batch].long())[0]
+                loss = forward_pass(*networks, train_maps[batch].long())[0]
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(optimizer)
@@ -300,6 +301,15 @@ def train(forward_pass: Callable, encoder: nn.Module, decoder: nn.Module, train_
         logs["train_loss"].append(float(torch.stack(losses).mean()))
         logs["valid_loss"].append(evaluate_loss(forward_pass, encoder, decoder, valid_maps, batch_size, device))
     return logs
+
+
+def _compiled(module):
+    """`module`, or torch.compile(module) when $KIT_COMPILE=1 (opt-in: see solutions/runs.py)."""
+    try:
+        from runs import compiled
+    except ImportError:
+        return module
+    return compiled(module)
 
 
 def _run_epochs(run, n_epochs, history, **objects):

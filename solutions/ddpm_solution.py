@@ -427,6 +427,7 @@ def train_epoch(model, optimizer, images, batch_size=train_batch_size, scaler=No
     is then checkpointed every few minutes, and an interrupted epoch resumes at its next batch.
     """
     model.train()
+    network = _compiled(model)  # `model` itself unless $KIT_COMPILE=1
     inner = run.take_inner() if run is not None else None
     steps = len(images) // batch_size
     if inner is None:
@@ -437,7 +438,7 @@ def train_epoch(model, optimizer, images, batch_size=train_batch_size, scaler=No
     for step in progress:
         x = as_model_input(images[order[step * batch_size:(step + 1) * batch_size]])
         with autocast():
-            loss = p_losses(model, x, t_sample(T, len(x)))
+            loss = p_losses(network, x, t_sample(T, len(x)))
         optimizer.zero_grad(set_to_none=True)
         if scaler is not None:
             scaler.scale(loss).backward()
@@ -452,6 +453,15 @@ def train_epoch(model, optimizer, images, batch_size=train_batch_size, scaler=No
         if step % 50 == 49:  # reading the loss waits for the GPU: not at every step
             progress.set_postfix(loss=f"{total.item() / (step + 1):.4f}")
     return total.item() / max(steps, 1)
+
+
+def _compiled(module):
+    """`module`, or torch.compile(module) when $KIT_COMPILE=1 (opt-in: see solutions/runs.py)."""
+    try:
+        from runs import compiled
+    except ImportError:
+        return module
+    return compiled(module)
 
 
 def make_scaler():

@@ -30,6 +30,7 @@ import os
 import random
 import re
 import time
+import weakref
 from pathlib import Path
 from typing import Dict, Iterator, Optional, Union
 
@@ -230,3 +231,50 @@ def save_artifact(name: str, value) -> Path:
     torch.save(value, temporary)
     os.replace(temporary, path)
     return path
+
+
+_COMPILED = weakref.WeakKeyDictionary()
+
+
+def compile_enabled() -> bool:
+    """torch.compile is opt-in: set $KIT_COMPILE=1 (os.environ["KIT_COMPILE"] = "1" in a notebook).
+    It pays on a GPU for long runs (the first steps compile, for a minute or so); on the CPU and for
+    short runs it costs more than it saves."""
+    return os.environ.get("KIT_COMPILE", "").lower() in ("1", "true", "yes")
+
+
+def compiled(module):
+    """`module` itself, or with $KIT_COMPILE=1 its torch.compile'd version (made once per module;
+    it shares the module's parameters, so checkpoints keep saving `module`)."""
+    if not compile_enabled():
+        return module
+    if module not in _COMPILED:
+        _COMPILED[module] = torch.compile(module)
+    return _COMPILED[module]
+
+
+# -- budgets ---------------------------------------------------------------------------------------
+# Each notebook's settings cell has BUDGET = "statement" (the statement's hyperparameters) or
+# "colab" (that notebook's full mode in about an hour on a free Colab T4, every figure still drawn:
+# fewer epochs or a subset, said in the figure titles). The settings per budget live here, once;
+# benchmarks/gpu_fullmode.py extrapolates the time of both from them.
+BUDGETS = {
+    "fashionmnist_trainer": {"statement": {"EPOCHS": 50}, "colab": {"EPOCHS": 50}},
+    "mnist_autoencoders": {"statement": {"EPOCHS": 20}, "colab": {"EPOCHS": 20}},
+    "cardiac_mri_autoencoders": {"statement": {"EPOCHS": 40}, "colab": {"EPOCHS": 40}},
+    "rnn_image_captioning": {"statement": {"EPOCHS": 10, "COCO_TRAIN_IMAGES": 10_000},
+                             "colab": {"EPOCHS": 10, "COCO_TRAIN_IMAGES": 10_000}},
+    "ddpm_svhn": {"statement": {"EPOCHS": 30, "OPTIONAL_EPOCHS": 10, "N_EVAL": 1000},
+                  "colab": {"EPOCHS": 12, "OPTIONAL_EPOCHS": 4, "N_EVAL": 500}},
+    "vae_svhn": {"statement": {"EPOCHS": 30, "LL_IMAGES": None, "LL_K": 100},
+                 "colab": {"EPOCHS": 30, "LL_IMAGES": 5000, "LL_K": 100}},
+    "simsiam_cifar10": {"statement": {"EPOCHS": 100, "SUBSET": None, "LINEAR_EPOCHS": 100},
+                        "colab": {"EPOCHS": 12, "SUBSET": None, "LINEAR_EPOCHS": 30}},
+}
+
+
+def budget(notebook: str, name: str = "statement") -> dict:
+    """The settings of `notebook` (its file name without .ipynb) under budget `name`."""
+    if name not in ("statement", "colab"):
+        raise ValueError(f'BUDGET = {name!r}: use "statement" or "colab"')
+    return dict(BUDGETS[notebook][name])

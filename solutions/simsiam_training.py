@@ -203,6 +203,7 @@ def pretrain(model: nn.Module, train_set, test_set, config: PretrainConfig = Pre
     scaler = torch.amp.GradScaler(DEVICE.type, enabled=USE_AMP)
     generator = torch.Generator(device=DEVICE).manual_seed(config.seed)
     history = {"loss": [], "knn_accuracy": [], "output_std": [], "lr": []}
+    network = _compiled(model)  # `model` itself unless $KIT_COMPILE=1
 
     to_train, run = _run_epochs(run, config.epochs, history, model=model, optimizer=optimizer, scaler=scaler,
                                 generator=generator)
@@ -221,7 +222,7 @@ def pretrain(model: nn.Module, train_set, test_set, config: PretrainConfig = Pre
         for start in range(first, len(images) - batch_size + 1, batch_size):  # full batches only (BatchNorm)
             x1, x2 = (_on_device(view) for view in augment.two_views(images[order[start:start + batch_size]], generator))
             with torch.autocast(DEVICE.type, dtype=torch.float16, enabled=USE_AMP):
-                p1, p2, z1, z2 = model(x1, x2)
+                p1, p2, z1, z2 = network(x1, x2)
             loss = model.loss(p1.float(), p2.float(), z1.float(), z2.float())  # the loss in float32
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
@@ -236,6 +237,15 @@ def pretrain(model: nn.Module, train_set, test_set, config: PretrainConfig = Pre
         history["knn_accuracy"].append(knn_accuracy(model.encoder, train_set, test_set, config.knn_k, config.knn_t))
         progress.set_postfix(loss=f"{history['loss'][-1]:.3f}", knn=f"{history['knn_accuracy'][-1]:.3f}")
     return history
+
+
+def _compiled(module):
+    """`module`, or torch.compile(module) when $KIT_COMPILE=1 (opt-in: see solutions/runs.py)."""
+    try:
+        from runs import compiled
+    except ImportError:
+        return module
+    return compiled(module)
 
 
 def _run_epochs(run, n_epochs, history, **objects):
