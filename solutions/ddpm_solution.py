@@ -266,6 +266,9 @@ class Unet(nn.Module):
 def extract(a, t, x_shape):
     """a[t[i]] for every i, shaped to broadcast against x: a (T,), t (B,) -> (B, 1, 1, 1) when
     x_shape is (B, C, H, W), on t's device."""
+    if a is None:  # the starter's tables are None until they are written
+        raise NotImplementedError("a coefficient table is None: write the coefficient tables first (betas, alphas, "
+                                  "..., posterior_variance, under `linear_beta_schedule` in ddpm_solution.py)")
     out = a.to(t.device).gather(-1, t)
     return out.reshape(t.shape[0], *((1,) * (len(x_shape) - 1)))
 

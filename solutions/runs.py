@@ -29,6 +29,7 @@ Use in a loop of your own:
 import os
 import random
 import re
+import tempfile
 import time
 import weakref
 from pathlib import Path
@@ -265,11 +266,11 @@ BUDGETS = {
     "rnn_image_captioning": {"statement": {"EPOCHS": 10, "COCO_TRAIN_IMAGES": 10_000},
                              "colab": {"EPOCHS": 10, "COCO_TRAIN_IMAGES": 10_000}},
     "ddpm_svhn": {"statement": {"EPOCHS": 30, "OPTIONAL_EPOCHS": 10, "N_EVAL": 1000},
-                  "colab": {"EPOCHS": 12, "OPTIONAL_EPOCHS": 4, "N_EVAL": 500}},
+                  "colab": {"EPOCHS": 15, "OPTIONAL_EPOCHS": 5, "N_EVAL": 500}},
     "vae_svhn": {"statement": {"EPOCHS": 30, "LL_IMAGES": None, "LL_K": 100},
                  "colab": {"EPOCHS": 30, "LL_IMAGES": 5000, "LL_K": 100}},
     "simsiam_cifar10": {"statement": {"EPOCHS": 100, "SUBSET": None, "LINEAR_EPOCHS": 100},
-                        "colab": {"EPOCHS": 12, "SUBSET": None, "LINEAR_EPOCHS": 30}},
+                        "colab": {"EPOCHS": 10, "SUBSET": None, "LINEAR_EPOCHS": 30}},
 }
 
 
@@ -278,3 +279,19 @@ def budget(notebook: str, name: str = "statement") -> dict:
     if name not in ("statement", "colab"):
         raise ValueError(f'BUDGET = {name!r}: use "statement" or "colab"')
     return dict(BUDGETS[notebook][name])
+
+
+class NotebookRuns:
+    """The runs of one notebook: `runs = NotebookRuns("ddpm_svhn", BUDGET, QUICK)`, then
+    `runs("T500")` is the Run "ddpm_svhn.statement.T500" (or ".colab.", or ".quick."), so that
+    each budget and each configuration keeps its own checkpoints. In quick mode the runs go to a
+    new temporary folder (every execution trains afresh) unless $KIT_RUNS is set."""
+
+    def __init__(self, notebook: str, budget_name: str, quick: bool = False):
+        self.prefix = f"{notebook}.{'quick' if quick else budget_name}"
+        self.root = None
+        if quick and not os.environ.get("KIT_RUNS"):
+            self.root = Path(tempfile.mkdtemp(prefix="kit-quick-runs-"))
+
+    def __call__(self, name: str, **options) -> Run:
+        return Run(f"{self.prefix}.{re.sub(r'[^A-Za-z0-9_.=,+-]+', '_', name)}", root=self.root, **options)

@@ -326,7 +326,17 @@ class Trainer:
         ### END SOLUTION
 
     def test_equivariance(self):
-        """Bonus question 1: is a small convolutional network equivariant to shifts? To rotations?"""
+        """Bonus question 1: is a small convolutional network equivariant to shifts? To rotations?
+
+        Apply `model` (two 3x3 convolutions with ReLUs) to the first training image x, and compare
+        shift(f(x)) with f(shift(x)), and rotation(f(x)) with f(rotation(x)) (`shift` and
+        `rotation` are given below); show the image, the features and both differences.
+
+        :return: a dict {"shift": float, "rotation": float}: the largest absolute difference
+            max |shift(f(x)) - f(shift(x))| and max |rotation(f(x)) - f(rotation(x))|, as Python
+            floats (the notebook prints them; equivariance means a gap of about 0, away from the
+            borders the shift moves in).
+        """
         test_im = self.train[0][0].cpu() / 255.
         conv = torch.nn.Conv2d(kernel_size=3, in_channels=1, out_channels=1, stride=1, padding=0)
         fullconv_model = lambda x: torch.relu(conv((torch.relu(conv((x))))))
