@@ -10,6 +10,12 @@ and `decode` give, on that model only, what the model's own layers give, so a me
 them and uses the layers directly is judged the same way. The grader then recomputes from the
 records what a correct method returns (`public.py`), so a wrong `nll` costs the nll question only.
 
+Records are evidence, not verdicts. This file runs in the submission's interpreter, which may
+replace any of it; so the grader checks every record against its own copy of the stand-ins: the
+decoded latents must be fresh draws of the right distribution (the stand-in `sample`'s uniform law,
+or a normal one), different at every call, and every output must be what the stand-ins give for
+them.
+
 Randomness. Draws are judged from what was actually drawn (the records), by the distribution of
 many draws, or exactly when the optional `noise` argument fixes them: never by the order in which
 a submission calls the random number generator.
@@ -47,11 +53,6 @@ def standin_nll(sample, mean, logvar, dims, scale=1.0):
     return scale * ((sample - mean).abs() * torch.exp(-0.5 * logvar) + 0.1 * logvar).sum(dim=dims)
 
 
-def parameter_free_nll(sample, dims):
-    """Not a negative log-likelihood either: ignores the distribution's parameters altogether."""
-    return (sample.abs() + 0.5 * sample ** 2).sum(dim=dims)
-
-
 def standin_kl(mean, logvar):
     """Not a KL divergence."""
     return (mean.abs() + 0.1 * logvar).flatten(1).sum(dim=1)
@@ -67,15 +68,14 @@ def linear_posterior(x, posterior):
 # -- the stand-ins ---------------------------------------------------------------------------------
 
 def _standin_sample(self, noise=None):
-    """Not a Gaussian sample: uniform around the mean. Recorded."""
+    """Not a Gaussian sample: uniform around the mean. Recorded (mean, std, draw); the grader does
+    not trust the record: it tests that the draws are uniform on mean +- HALF_WIDTH * std."""
     z = self.mean + self.std * HALF_WIDTH * (2 * torch.rand_like(self.mean) - 1)
-    _RECORD["draws"].append((self.mean.detach().clone(), z.detach().clone()))
+    _RECORD["draws"].append((self.mean.detach().clone(), self.std.detach().clone(), z.detach().clone()))
     return z
 
 
 def _standin_nll(self, sample, dims=[1, 2, 3]):
-    if _SETUP["parameter_free"]:
-        return parameter_free_nll(sample, dims)
     return standin_nll(sample, self.mean, self.logvar, dims, _SETUP["scale"])
 
 
@@ -110,7 +110,8 @@ class _Echo(torch.nn.Module):
 
 
 class _LinearImage(torch.nn.Module):
-    """A linear-Gaussian decoder network: z (N, Z) -> z @ weight.T + bias as images (N, *shape)."""
+    """A linear-Gaussian decoder network: z (N, Z) -> z @ weight.T + bias as images (N, *shape).
+    Records its inputs."""
 
     def __init__(self, weight, bias, shape):
         super().__init__()
@@ -118,6 +119,7 @@ class _LinearImage(torch.nn.Module):
         self.shape = tuple(shape)
 
     def forward(self, z):
+        _RECORD["decoded"].append(z.detach().clone())
         return self.linear(z).reshape(z.shape[0], *self.shape)
 
 
@@ -133,8 +135,7 @@ def _reset(sub, **setup):
     _RECORD["decoded"].clear()
     _RECORD["draws"].clear()
     _SETUP.clear()
-    _SETUP.update(distribution=sub.DiagonalGaussianDistribution, scale=1.0, parameter_free=False, posterior=None,
-                  matrix=None, shape=None)
+    _SETUP.update(distribution=sub.DiagonalGaussianDistribution, scale=1.0, posterior=None, matrix=None, shape=None)
     _SETUP.update(setup)
 
 
@@ -162,7 +163,7 @@ def _standin_model(sub, z_dim, shape, matrix, posterior=None):
 
 def _records():
     return {"decoded": [z.cpu() for z in _RECORD["decoded"]],
-            "draws": [[mean.cpu(), z.cpu()] for mean, z in _RECORD["draws"]]}
+            "draws": [[mean.cpu(), std.cpu(), z.cpu()] for mean, std, z in _RECORD["draws"]]}
 
 
 # -- helpers ---------------------------------------------------------------------------------------
@@ -252,6 +253,23 @@ def decode(sub, z, seed):
         return _distribution(model.decode(z), "decode")
 
 
+def encode_known(sub, x, posterior):
+    """encode on a VAE whose networks are known maps (`self.encoder` flattens, `self.mean` and
+    `self.logvar` are the linear maps `posterior`): the grader knows what q(z|x) must be."""
+    model = sub.VAE(in_channels=x.shape[1], z_dim=posterior[0].shape[0], device=torch.device("cpu"), **TINY)
+    model.encoder = torch.nn.Flatten()
+    model.mean, model.logvar = _linear(*posterior[:2]), _linear(*posterior[2:])
+    with torch.no_grad():
+        return _distribution(model.eval().encode(x), "encode")
+
+
+def decode_known(sub, z, matrix, shape):
+    """decode on a VAE whose decoder network is `echo` (z @ matrix as images of `shape`)."""
+    model = _standin_model(sub, matrix.shape[0], shape, matrix)
+    with torch.no_grad():
+        return _distribution(model.decode(z), "decode")
+
+
 # -- methods that call the helpers: run with the stand-ins ------------------------------------------
 
 def vae_sample(sub, batch_size, z_dim, matrix, shape, noise=None, device="cpu"):
@@ -292,11 +310,11 @@ def forward(sub, x, z_dim, posterior, matrix):
     return {"returned": [as_tensor(value, f"forward ({name})") for value, name in zip(result, names)], **_records()}
 
 
-def log_likelihood(sub, x, K, z_dim, posterior, matrix, scale=1.0, parameter_free=False):
+def log_likelihood(sub, x, K, z_dim, posterior, matrix, scale=1.0):
     """log_likelihood on the stand-in model, with the stand-in nll scaled by `scale` (large
-    scales give log-weights far below -1000: a naive exp underflows), or `parameter_free_nll`."""
+    scales give log-weights far below -1000: a naive exp underflows)."""
     model = _standin_model(sub, z_dim, x.shape[1:], matrix, posterior)
-    _SETUP.update(scale=scale, parameter_free=parameter_free)
+    _SETUP.update(scale=scale)
     with torch.no_grad(), _standins(sub):
         ll = model.log_likelihood(x, K=K)
     return {"ll": as_tensor(ll, "log_likelihood"), **_records()}
@@ -310,5 +328,7 @@ def log_likelihood_linear(sub, x, K, encoder, decoder):
     model.encoder = torch.nn.Flatten()
     model.mean, model.logvar = _linear(*encoder[:2]), _linear(*encoder[2:])
     model.decoder = _LinearImage(*decoder, shape)
+    _reset(sub)
     with torch.no_grad():
-        return as_tensor(model.eval().log_likelihood(x, K=K), "log_likelihood")
+        ll = model.eval().log_likelihood(x, K=K)
+    return {"ll": as_tensor(ll, "log_likelihood"), "decoded": [z.cpu() for z in _RECORD["decoded"]]}
