@@ -8,9 +8,26 @@ where, never the inputs or the expected values.
 import random
 
 from grading import judge, shared
-from grading.assignments.captioning.public import (END, Q1, Q2, Q3, Q4, Q5, Q6, Q7, Q8, Q9, SIZES, STATEMENT_VOCAB,
-                                                   captions_batch, decoder_weights, expect_decoder_layers, features,
-                                                   loss_case, randn)
+from grading.assignments.captioning.public import (
+    END,
+    Q1,
+    Q2,
+    Q3,
+    Q4,
+    Q5,
+    Q6,
+    Q7,
+    Q8,
+    Q9,
+    SIZES,
+    STATEMENT_VOCAB,
+    captions_batch,
+    decoder_weights,
+    expect_decoder_layers,
+    features,
+    loss_case,
+    randn,
+)
 from grading.rubric import CheckFailed
 
 # The helpers a function is meant to call, which the probes can swap for stand-ins.

@@ -18,8 +18,7 @@ import torch
 import torchvision
 from torch import nn
 
-from grading.probing import (Rejected, as_float, as_module, as_tensor, describe_layer, gradients_of, replaced,
-                             type_name)
+from grading.probing import Rejected, as_float, as_module, as_tensor, describe_layer, gradients_of, replaced, type_name
 
 SPECIALS = ("[START]", "[END]", "[PAD]", "[UNK]")
 START, END, PAD, UNK = range(4)

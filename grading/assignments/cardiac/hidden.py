@@ -7,8 +7,22 @@ what differs (which output, which gradient, by how much), never the inputs or ex
 import torch
 
 from grading import judge
-from grading.assignments.cardiac.public import (PARAMETERIZED, Q1, Q2, Q3, Q4, Q5, Q6, Q7, Q8, Q9, label_maps, randn,
-                                                tiny_weights, weights_like)
+from grading.assignments.cardiac.public import (
+    PARAMETERIZED,
+    Q1,
+    Q2,
+    Q3,
+    Q4,
+    Q5,
+    Q6,
+    Q7,
+    Q8,
+    Q9,
+    label_maps,
+    randn,
+    tiny_weights,
+    weights_like,
+)
 from grading.rubric import CheckFailed
 from grading.shared import expect_layers, generator, layer_line, of_kinds
 

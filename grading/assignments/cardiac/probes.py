@@ -9,8 +9,17 @@ costs the to_onehot question only, not the forward passes as well.
 import torch
 from torch import nn
 
-from grading.probing import (Rejected, as_float, as_module, as_tensor, describe_network, gradients_of,
-                             load_parameters, type_name, with_standins)
+from grading.probing import (
+    Rejected,
+    as_float,
+    as_module,
+    as_tensor,
+    describe_network,
+    gradients_of,
+    load_parameters,
+    type_name,
+    with_standins,
+)
 
 TINY_CHANNELS = 6  # the probes' networks work on 8x8 maps: one stride-2 layer, 4x4 feature maps
 

@@ -9,8 +9,18 @@ input or its expected value.
 import torch
 
 from grading import judge
-from grading.assignments.ddpm.public import (Q1, Q2, Q3, Q4, Q5, Q6, expect_chain, expect_loss, reverse_mean,
-                                             schedule_tables)
+from grading.assignments.ddpm.public import (
+    Q1,
+    Q2,
+    Q3,
+    Q4,
+    Q5,
+    Q6,
+    expect_chain,
+    expect_loss,
+    reverse_mean,
+    schedule_tables,
+)
 from grading.rubric import SubmissionFailure
 from grading.shared import randint, randn
 

@@ -9,10 +9,31 @@ import torch
 
 from grading import judge, shared
 from grading.assignments.vae import probes
-from grading.assignments.vae.public import (EXTREME, IMAGE, Q1, Q2, Q3, Q5, Q6, Q7, Q8, Q9, Q10, Z, check_forward,
-                                            check_log_likelihood_on_linear_model, check_log_likelihood_with_standins,
-                                            check_vae_sample, decoded_batch, either, expect_independent,
-                                            expect_mode_of, linear_images, posterior_of, standin_model)
+from grading.assignments.vae.public import (
+    EXTREME,
+    IMAGE,
+    Q1,
+    Q2,
+    Q3,
+    Q5,
+    Q6,
+    Q7,
+    Q8,
+    Q9,
+    Q10,
+    Z,
+    check_forward,
+    check_log_likelihood_on_linear_model,
+    check_log_likelihood_with_standins,
+    check_vae_sample,
+    decoded_batch,
+    either,
+    expect_independent,
+    expect_mode_of,
+    linear_images,
+    posterior_of,
+    standin_model,
+)
 from grading.shared import randn
 
 
