@@ -112,7 +112,8 @@ def students_of(rows, submissions=None) -> List[Student]:
     """The batch's rows (name, report or None, problem) as Students; `submissions`, if given,
     holds each row's path, in the same order."""
     paths = list(submissions) if submissions is not None else [None] * len(rows)
-    return [Student(name, f"student-{i}", report, _ungraded_reason(report, problem), None if path is None else Path(path))
+    return [Student(name, f"student-{i}", report, _ungraded_reason(report, problem),
+                    None if path is None else Path(path))
             for i, ((name, report, problem), path) in enumerate(zip(rows, paths))]
 
 
@@ -207,7 +208,8 @@ def _questions_section(statistics: List[QuestionStatistics]) -> str:
     table = (f"<table class=questions><tr><th>question</th><th>points</th><th></th><th>full</th><th>partial</th>"
              f"<th>zero</th></tr>{rows}</table>")
     details = "".join(_mistakes(s) for s in statistics if s.mistakes)
-    return (f'<section id="questions"><h2>Per question</h2><p class=note>Over the {statistics[0].graded if statistics else 0}'
+    graded = statistics[0].graded if statistics else 0
+    return (f'<section id="questions"><h2>Per question</h2><p class=note>Over the {graded}'
             f" graded submissions. Messages that differ only in numbers or quoted values are one mistake.</p>"
             f"{table}{details}</section>")
 
@@ -226,7 +228,8 @@ def _mistakes(stats: QuestionStatistics) -> str:
 def _ungraded_section(students: Sequence[Student]) -> str:
     failed = [s for s in students if not s.graded]
     rows = "".join(f"<tr><td>{_link(s)}</td><td class=message>{_e(s.problem)}</td></tr>" for s in failed)
-    body = f"<table><tr><th>student</th><th>reason</th></tr>{rows}</table>" if failed else "<p>None: every submission was graded.</p>"
+    body = (f"<table><tr><th>student</th><th>reason</th></tr>{rows}</table>" if failed
+            else "<p>None: every submission was graded.</p>")
     return f'<section id="ungraded"><h2>Not graded ({len(failed)})</h2>{body}</section>'
 
 
@@ -287,22 +290,26 @@ def _students_section(assignment, students: Sequence[Student]) -> str:
 
 
 STYLE = """
-body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#222;margin:24px auto;max-width:1200px;padding:0 16px}
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#222;margin:24px auto;\
+max-width:1200px;padding:0 16px}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:18px;margin:28px 0 8px;border-bottom:1px solid #ddd;padding-bottom:4px}
 h3{font-size:15px;margin:16px 0 6px}.note{color:#666;margin:4px 0 10px}
 table{border-collapse:collapse}td,th{padding:3px 8px;text-align:left;vertical-align:top;border-bottom:1px solid #eee}
 th{background:#f4f6f8;font-weight:600}.num{text-align:right;white-space:nowrap}
 .bar{display:flex;width:260px;height:14px;background:#eee;border-radius:3px;overflow:hidden;margin-top:3px}
 .bar span{display:block;height:100%}.full{background:#cfe8cf}.partial{background:#fbe7b5}.zero{background:#f5c9c6}
-.none{background:#e4e4e4;color:#888}.bar .full{background:#3d9a4b}.bar .partial{background:#e0a526}.bar .zero{background:#c8463d}
+.none{background:#e4e4e4;color:#888}.bar .full{background:#3d9a4b}.bar .partial{background:#e0a526}\
+.bar .zero{background:#c8463d}
 ol.mistakes{margin:0 0 8px;padding-left:22px}ol.mistakes li{margin:4px 0}
-.count{display:inline-block;min-width:22px;text-align:center;background:#3b6ea5;color:#fff;border-radius:9px;padding:0 6px;font-size:12px}
+.count{display:inline-block;min-width:22px;text-align:center;background:#3b6ea5;color:#fff;border-radius:9px;\
+padding:0 6px;font-size:12px}
 code{background:#f6f6f6;padding:1px 4px;border-radius:3px;word-break:break-word}
 .example{color:#555;font-size:12px;margin-left:32px;word-break:break-word}.who{font-size:12px;margin-left:32px}
 .message{font-size:12px;color:#444;max-width:520px;word-break:break-word}.message ul{margin:0;padding-left:16px}
 .students td.name{white-space:nowrap}tr:target{outline:2px solid #3b6ea5}
 table.side{width:100%;table-layout:fixed}table.side td{width:50%;border:none}
-pre{font-size:12px;background:#fafafa;border:1px solid #e3e3e3;padding:8px;overflow:auto;max-height:420px;margin:0;white-space:pre-wrap;word-break:break-all}
+pre{font-size:12px;background:#fafafa;border:1px solid #e3e3e3;padding:8px;overflow:auto;max-height:420px;margin:0;\
+white-space:pre-wrap;word-break:break-all}
 mark{background:#ffe08a}.summary span{margin-right:18px}
 """
 
@@ -333,7 +340,8 @@ def render(report: ClassReport) -> str:
             + _students_section(assignment, students) + "</body></html>")
 
 
-def build(assignment, rows, submissions=None, similarity_threshold: float = similarity.DEFAULT_THRESHOLD) -> ClassReport:
+def build(assignment, rows, submissions=None,
+          similarity_threshold: float = similarity.DEFAULT_THRESHOLD) -> ClassReport:
     """The statistics and similar pairs of a batch (see `write_report`)."""
     students = students_of(rows, submissions)
     pairs, compared = [], None

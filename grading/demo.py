@@ -39,7 +39,8 @@ def main() -> int:
     print(f"\n{'assignment':<14}{'reference':>11}{'starter':>9}  notebook (quick mode)")
     failed = False
     for assignment in loaded:
-        reference, starter, run = references[assignment.name], built.starters[assignment.name], runs.get(assignment.name)
+        reference, starter = references[assignment.name], built.starters[assignment.name]
+        run = runs.get(assignment.name)
         notebook = "none" if run is None else (
             f"ok, {run.figures} figures, {run.seconds:.0f} s: {run.output.relative_to(BUILD.parent)}" if run.ok
             else f"FAILED: {run.error}")

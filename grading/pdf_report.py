@@ -383,7 +383,8 @@ class _PDF:
             width, height = width * max_height / height, max_height
         below = keep_with if height + keep_with < 0.9 * (self.pdf.h - 2 * self.MARGIN) else 0
         self.space(height + 4 + below)
-        self.pdf.image(io.BytesIO(data), x=self.pdf.l_margin + (self.width - width) / 2, y=self.pdf.y, w=width, h=height)
+        self.pdf.image(io.BytesIO(data), x=self.pdf.l_margin + (self.width - width) / 2, y=self.pdf.y,
+                       w=width, h=height)
         self.pdf.set_y(self.pdf.y + height + 4)
 
 
@@ -541,7 +542,8 @@ def _points(value: float) -> str:
 
 def _title(notebook, name: str) -> str:
     for cell in notebook["cells"]:
-        found = re.search(r"^#\s+(.+)$", _text(cell.get("source")), re.M) if cell.get("cell_type") == "markdown" else None
+        found = (re.search(r"^#\s+(.+)$", _text(cell.get("source")), re.M)
+                 if cell.get("cell_type") == "markdown" else None)
         if found:
             return re.sub(r"[`*_]", "", found.group(1)).strip()
     return name
@@ -690,7 +692,8 @@ def _open_notebook(name: str):
     candidates = [os.environ.get("JPY_SESSION_NAME"), getattr(main, "__vsc_ipynb_file__", None),
                   KIT_ROOT / "notebooks" / name]
     for candidate in candidates:
-        if candidate and str(candidate).endswith(".ipynb") and Path(candidate).name == name and Path(candidate).exists():
+        if (candidate and str(candidate).endswith(".ipynb") and Path(candidate).name == name
+                and Path(candidate).exists()):
             return read_notebook(candidate), f"the saved file {candidate}"
     raise FileNotFoundError(f"cannot find {name}: save it, or call build(path, 'report.pdf') with its path")
 

@@ -13,7 +13,8 @@ from data import captions
 
 @pytest.fixture(scope="module")
 def cs():
-    spec = importlib.util.spec_from_file_location("captioning_reference", KIT_ROOT / "solutions" / "captioning_solution.py")
+    spec = importlib.util.spec_from_file_location("captioning_reference",
+                                                  KIT_ROOT / "solutions" / "captioning_solution.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -71,7 +72,8 @@ def test_beam_search_of_width_1_is_greedy_decoding(cs, trained):
     decoder, features, *_ = trained
     features = features + 0.05 * torch.randn(features.shape, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
-        assert torch.equal(cs.beam_search(decoder, features, beam_size=1, max_len=10), decoder.eval().predict(features, 10))
+        assert torch.equal(cs.beam_search(decoder, features, beam_size=1, max_len=10),
+                           decoder.eval().predict(features, 10))
 
 
 def test_beam_search_output_and_its_likelihood(cs, trained):

@@ -279,7 +279,8 @@ BUGS = {
         """),
     "Q2": ("jacobian_norm", "return float(torch.autograd.functional.jacobian(function, input_tensor).abs().sum())"),
     "Q3": ("create_activation_function",
-           'return {"relu": torch.nn.ReLU(), "tanh": torch.nn.Hardtanh(), "sigmoid": torch.nn.Sigmoid()}[activation_str]'),
+           'return {"relu": torch.nn.ReLU(), "tanh": torch.nn.Hardtanh(), '
+           '"sigmoid": torch.nn.Sigmoid()}[activation_str]'),
     "Q4": ("create_mlp", """
         layers = [torch.nn.Flatten()]
         for hidden in net_config.dense_hiddens:

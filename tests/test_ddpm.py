@@ -21,7 +21,8 @@ WRONG_VARIANTS = [
         """),
     ("Q2", "q_sample", """
         # x_start forgotten
-        return extract(sqrt_alphas_cumprod, t, x_start.shape) + extract(sqrt_one_minus_alphas_cumprod, t, x_start.shape) * noise
+        return extract(sqrt_alphas_cumprod, t, x_start.shape) + \
+extract(sqrt_one_minus_alphas_cumprod, t, x_start.shape) * noise
         """),
     ("Q3", "p_sample", """
         mean = extract(sqrt_recip_alphas, t, x.shape) * (
@@ -89,7 +90,8 @@ COMMON_MISTAKES = [
     ("Q2", "q_sample", """
         if noise is None:
             noise = torch.randn_like(x_start)
-        return extract(alphas_cumprod, t, x_start.shape) * x_start + extract(1 - alphas_cumprod, t, x_start.shape) * noise
+        return extract(alphas_cumprod, t, x_start.shape) * x_start + \
+extract(1 - alphas_cumprod, t, x_start.shape) * noise
         """, ["square roots are missing"]),
     ("Q3", "p_sample", """
         mean = extract(sqrt_recip_alphas, t, x.shape) * (
@@ -152,7 +154,8 @@ def _forged(sub, x_start, t, tables, model="smooth", offset=0.0, standin_q_sampl
     "p_sample_loop": ("Q4", "p_sample_loop", "p_sample_loop", """
 def _forged(sub, shape, timesteps):
     x = _torch.zeros(shape)
-    calls = [{"x": x, "t": _torch.full((shape[0],), i), "t_index": i, "model": True} for i in reversed(range(timesteps))]
+    calls = [{"x": x, "t": _torch.full((shape[0],), i), "t_index": i, "model": True} \
+for i in reversed(range(timesteps))]
     return {"output": _torch.stack([_P.standin_step(x, i) for i in reversed(range(timesteps))]), "device": "cpu",
             "calls": calls}
 """),

@@ -128,7 +128,8 @@ def test_a_sample_not_reparameterized_loses_sample_points_only(grade):
 
 def test_vae_sample_with_the_modules_z_dim_loses_its_points_only(grade):
     report = grade("vae", replace_solution(reference_source("vae"), "VAE.sample",
-                                           "return self.decode(torch.randn(batch_size, z_dim, device=self.device)).mode()"))
+                                           "return self.decode(torch.randn(batch_size, z_dim, "
+                                           "device=self.device)).mode()"))
     assert_only_lost(report, "Q7")
     assert "latents of size 32" in " ".join(report.questions[6].messages)
 
@@ -137,7 +138,8 @@ def test_vae_sample_through_the_distributions_sample_gets_full_marks(grade):
     """Issue 13: the docstring's way -- z from DiagonalGaussianDistribution(0, I).sample() -- met
     the probe's uniform stand-in for `sample` and was tested against N(0, I) (1 of 2 points)."""
     source = replace_solution(reference_source("vae"), "VAE.sample", """
-        return self.decode(DiagonalGaussianDistribution(torch.zeros(batch_size, self.z_dim, device=self.device)).sample()).mode()
+        return self.decode(DiagonalGaussianDistribution(torch.zeros(batch_size, \
+self.z_dim, device=self.device)).sample()).mode()
         """).replace("    def sample(self, batch_size, noise=None):", "    def sample(self, batch_size):")
     assert "def sample(self, batch_size):" in source
     report = grade("vae", source)
@@ -205,7 +207,8 @@ def log_likelihood(self, x, K=100):
 def test_methods_written_without_the_helpers_get_full_marks(grade):
     source = replace_solution(reference_source("vae"), "VAE.forward", INLINE_FORWARD)
     source = replace_solution(source, "VAE.sample",
-                              "z = torch.randn(batch_size, self.z_dim, device=self.device) if noise is None else noise\n"
+                              "z = torch.randn(batch_size, self.z_dim, device=self.device) if noise is None "
+                              "else noise\n"
                               "return self.decoder(z)")
     source = replace_method(source, "log_likelihood", VECTORIZED_LOG_LIKELIHOOD)
     report = grade("vae", source)
@@ -248,7 +251,8 @@ def _forged(sub, x, z_dim, posterior, matrix):
     logvar = logvar.clamp(-30, 20)
     z = mean.clone()  # "drawn" by the stand-in sample, says the record
     image = _P.echo(z, matrix, tuple(x.shape[1:]))
-    returned = [image + _P.MODE_SHIFT, _P.standin_nll(x, image, _torch.zeros(()), [1, 2, 3]), _P.standin_kl(mean, logvar)]
+    returned = [image + _P.MODE_SHIFT, _P.standin_nll(x, image, _torch.zeros(()), [1, 2, 3]), \
+_P.standin_kl(mean, logvar)]
     return {"returned": returned, "decoded": [z], "draws": [[mean, _torch.exp(0.5 * logvar), z]]}
 """),
     "one draw replayed": ("Q9", "VAE.forward", "forward", """
@@ -259,14 +263,16 @@ def _forged(sub, x, z_dim, posterior, matrix):
     fixed = _torch.rand(mean.shape, generator=_torch.Generator().manual_seed(0))  # the same every call
     z = mean + std * _P.HALF_WIDTH * (2 * fixed - 1)
     image = _P.echo(z, matrix, tuple(x.shape[1:]))
-    returned = [image + _P.MODE_SHIFT, _P.standin_nll(x, image, _torch.zeros(()), [1, 2, 3]), _P.standin_kl(mean, logvar)]
+    returned = [image + _P.MODE_SHIFT, _P.standin_nll(x, image, _torch.zeros(()), [1, 2, 3]), \
+_P.standin_kl(mean, logvar)]
     return {"returned": returned, "decoded": [z], "draws": [[mean, std, z]]}
 """),
     "prior draws at zero": ("Q7", "VAE.sample", "vae_sample", """
 def _forged(sub, batch_size, z_dim, matrix, shape, noise=None, device="cpu"):
     z = _torch.zeros(batch_size, z_dim)
     if device != "cpu":
-        return {"output_device": device, "output_shape": [batch_size, *shape], "decoded": [[device, [batch_size, z_dim]]]}
+        return {"output_device": device, "output_shape": [batch_size, *shape], \
+"decoded": [[device, [batch_size, z_dim]]]}
     return {"accepts_noise": False, "output": _P.echo(z, matrix, tuple(shape)) + _P.MODE_SHIFT, "decoded": [z],
             "draws": [[z, _torch.ones_like(z), z]]}
 """),
@@ -285,6 +291,7 @@ def _forged(sub, x, K, encoder, decoder):
 def test_forged_probe_records_earn_nothing(grade, forgery):
     number, function, probe, forged = FORGERIES[forgery]
     source = replace_solution(reference_source("vae"), function, "raise NotImplementedError()")
-    source += f"\nimport sys as _sys\nimport torch as _torch\n_P = _sys.modules['probes']\n{forged}\n_P.{probe} = _forged\n"
+    source += (f"\nimport sys as _sys\nimport torch as _torch\n_P = _sys.modules['probes']\n"
+               f"{forged}\n_P.{probe} = _forged\n")
     report = grade("vae", source)
     assert scores(report)[number] == 0, [q.messages for q in report.questions if q.name.startswith(number + " ")]

@@ -180,7 +180,8 @@ def _slots(decoder, vocab_size):
     outputs = found["linear"] if len(found["linear"]) == 1 else \
         [slot for slot in found["linear"] if slot[2].out_features == vocab_size]
     if len(outputs) != 1:
-        raise Rejected("RNNDecoder should have one output nn.Linear(decoder_size, vocab_size) besides init_h and init_c")
+        raise Rejected("RNNDecoder should have one output nn.Linear(decoder_size, vocab_size) besides init_h "
+                       "and init_c")
     return {"embedding": found["embedding"][0], "lstm": found["lstm"][0], "init_h": found["init_h"][0],
             "init_c": found["init_c"][0], "fc": outputs[0]}
 

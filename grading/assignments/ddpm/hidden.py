@@ -70,7 +70,8 @@ def a_given_noise(sub, ref):
 
 @Q2.check(points=1)
 def draws_without_a_noise(sub, ref):
-    """without a noise: mean sqrt(abar_t) x_0, standard deviation sqrt(1 - abar_t) over 2000 draws, new ones every call"""
+    """without a noise: mean sqrt(abar_t) x_0, standard deviation sqrt(1 - abar_t) over 2000 draws, \
+new ones every call"""
     x, t, tables = randn(211, 3, 2, 2, 2), times(212, 3), real_tables(ref)
     first = sub.call("q_sample", x_start=x, t=t, tables=tables, repeats=2000)
     mean = ref.call("q_sample", x_start=x, t=t, tables=tables, noise=torch.zeros_like(x))[0]

@@ -163,7 +163,8 @@ def the_mean_at_the_last_step_then_draws(sub, ref):
         if isinstance(last, torch.Tensor) and last.shape == (2, *x.shape) and not torch.equal(last[0], last[1]):
             raise CheckFailed("p_sample(t_index=0) added noise: at the last step it returns the mean, without noise")
     judge.close(last[0], reverse_mean(x, 0, tables),
-                "p_sample(t_index=0): the mean 1/sqrt(alpha_t) (x_t - beta_t / sqrt(1 - abar_t) eps(x_t, t))", atol=1e-5)
+                "p_sample(t_index=0): the mean 1/sqrt(alpha_t) (x_t - beta_t / sqrt(1 - abar_t) eps(x_t, t))",
+                atol=1e-5)
     t_index = 5
     draws = sub.call("p_sample", x=x, t_index=t_index, tables=tables, repeats=1000)
     mean, std = reverse_mean(x, t_index, tables), tables["posterior_variance"][t_index].double().sqrt()
@@ -203,7 +204,8 @@ def expect_chain(got, batch, what):
 
 @Q4.check(points=1, public=True)
 def every_step_from_T_minus_1_down_to_0(sub, ref):
-    """calls p_sample for t_index = T-1, ..., 0 from N(0, I), each on the previous output; stacks them (T, B, C, H, W) on the CPU"""
+    """calls p_sample for t_index = T-1, ..., 0 from N(0, I), each on the previous output; \
+stacks them (T, B, C, H, W) on the CPU"""
     got = sub.call("p_sample_loop", shape=(4, 1, 4, 4), timesteps=6)
     order = [call["t_index"] for call in got["calls"]]
     if order == [0, 1, 2, 3, 4, 5]:
@@ -261,7 +263,8 @@ def expect_loss(got, x_start, t, tables, what, kind="smooth", offset=0.0):
 
 @Q5.check(points=1, public=True)
 def smooth_l1_of_the_prediction_error(sub, ref):
-    """on a short schedule: the smooth L1 loss between the model's prediction and the standard normal noise in its input"""
+    """on a short schedule: the smooth L1 loss between the model's prediction and the standard normal noise \
+in its input"""
     x, t, tables = randn(51, 4, 3, 5, 5), torch.tensor([1, 4, 9, 19]), short_schedule()
     got = sub.call("p_losses", x_start=x, t=t, tables=tables, standin_q_sample=True)
     noise = expect_loss(got, x, t, tables, "p_losses")

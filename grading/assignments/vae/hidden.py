@@ -92,7 +92,8 @@ def likelihood_matches_the_reference(sub, ref):
 
 @Q7.check(points=1)
 def latents_from_the_prior_on_the_models_device(sub, ref):
-    """latents drawn from N(0, I) (3000 draws, new ones every call) on the model's device; `noise`, when accepted, decoded"""
+    """latents drawn from N(0, I) (3000 draws, new ones every call) on the model's device; \
+`noise`, when accepted, decoded"""
     model = standin_model(150)
     first = check_vae_sample(sub, 3000, model, "VAE.sample(3000)")
     expect_independent(first, check_vae_sample(sub, 3000, model, "VAE.sample(3000)"), "VAE.sample(3000)")
@@ -103,7 +104,8 @@ def latents_from_the_prior_on_the_models_device(sub, ref):
     noise = randn(156, 4, Z)
     got = sub.call("vae_sample", batch_size=4, z_dim=Z, matrix=model["matrix"], shape=IMAGE, noise=noise)
     if got["accepts_noise"]:
-        judge.close(decoded_batch(got, (4, Z), "VAE.sample(4, noise=z)"), noise, "VAE.sample(4, noise=z): the decoded z")
+        judge.close(decoded_batch(got, (4, Z), "VAE.sample(4, noise=z)"), noise,
+                    "VAE.sample(4, noise=z): the decoded z")
         expect_mode_of(got["output"], noise, "VAE.sample(4, noise=z)", model["matrix"])
 
 

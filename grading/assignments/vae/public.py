@@ -99,8 +99,9 @@ def standardized_draws(got, z, mean, std, what):
     z, mean, std = z.double().reshape(-1, z.shape[-1]), mean.double().expand_as(z), std.double().expand_as(z)
     judge.expect(bool(torch.isfinite(z).all()), f"{what}: the decoded latents contain NaN or infinite values")
     for centre, name in ((mean, "mean"), (mean + probes.MODE_SHIFT, "mode (.mode())")):
-        judge.expect(not torch.allclose(z, centre, atol=1e-6), f"{what} decoded the {name} of the distribution, not a "
-                                                               "sample of it (draw z with the reparameterization trick)")
+        judge.expect(not torch.allclose(z, centre, atol=1e-6),
+                     f"{what} decoded the {name} of the distribution, not a "
+                     "sample of it (draw z with the reparameterization trick)")
     recorded = {}
     for draw_mean, draw_std, draw in got.get("draws", []):
         width = draw.shape[-1] if draw.dim() else 0
@@ -266,8 +267,8 @@ def reparameterized_draw(sub, ref):
     if torch.allclose(got["grad_logvar"], sample - mean, rtol=1e-4, atol=1e-5):
         raise CheckFailed("sample: the noise is multiplied by the variance (self.var), not by the standard "
                           "deviation (self.std = exp(logvar / 2))")
-    judge.close(got["grad_logvar"], (sample - mean) / 2, "sample: gradient of the draw with respect to the log-variance",
-                rtol=1e-4, atol=1e-5)
+    judge.close(got["grad_logvar"], (sample - mean) / 2,
+                "sample: gradient of the draw with respect to the log-variance", rtol=1e-4, atol=1e-5)
     std = torch.exp(0.5 * logvar[0])
     draws = sub.call("dgd_sample", mean=mean[0].expand(2000, 3).clone(), logvar=logvar[0].expand(2000, 3).clone())
     observed = draws["sample"].double().std(0)
