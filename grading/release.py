@@ -25,6 +25,16 @@ INSTRUCTOR_ONLY = {"hidden.py", "release.py", "gradescope.py", "demo.py", "quick
 MIN_SECRET_LINE = 12  # shorter solution lines ("return x") are too common to count as leaks
 
 
+# What the students' repository never tracks: datasets, training runs, caches.
+STUDENT_GITIGNORE = """data/cache/
+runs/
+build/
+__pycache__/
+*.pyc
+.ipynb_checkpoints/
+"""
+
+
 class ReleaseError(RuntimeError):
     pass
 
@@ -158,6 +168,7 @@ def build(out_dir: Path, repo_url: str = None, check: bool = True) -> Release:
         shutil.rmtree(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / ".kit-release").write_text("built by python -m grading release\n")
+    (out_dir / ".gitignore").write_text(STUDENT_GITIGNORE)
 
     secrets = []
     loaded = assignments.load_all()

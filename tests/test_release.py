@@ -29,6 +29,14 @@ def test_regions_become_indented_stubs_and_given_code_stays(bundle):
     compile(starter, "starter", "exec")
 
 
+def test_instructor_secrets_stay_out_and_students_ignore_data_and_runs(bundle):
+    assert not (bundle / "grading" / ".grading-secret").exists()
+    assert not list((bundle / "grading" / "assignments").glob("*/manual.py"))  # criteria summarise answers
+    assert (bundle / "grading" / "manual.py").exists()  # (the loader: list -v and the report use it)
+    ignored = (bundle / ".gitignore").read_text().split()
+    assert "runs/" in ignored and "data/cache/" in ignored
+
+
 def test_no_hidden_tests_no_reference_no_cache(bundle):
     files = {str(p.relative_to(bundle)) for p in bundle.rglob("*") if p.is_file()}
     assert not any(name.endswith("hidden.py") for name in files)
