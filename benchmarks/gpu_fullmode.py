@@ -1,6 +1,7 @@
 """Full mode on a GPU: the cost of every notebook's long runs, per step and extrapolated.
 
     python benchmarks/gpu_fullmode.py [--steps K] [--warmup W] [--only NOTEBOOK ...] [--out NAME]
+                                      [--write-notebooks]
 
 For each of the seven notebooks, its full-mode workloads (the statement's models at their real
 sizes; synthetic data of the real shape, since speed does not depend on the pixels) are built from
@@ -18,7 +19,8 @@ the solution modules, and for each workload:
 On a CPU it counts FLOPs only (unless --time-on-cpu), on a small batch scaled linearly to the
 real one (convolutions and matrix products are linear in the batch), so CI can run it.
 On one H100, the default K = 20 runs all seven notebooks in about two minutes.
-Writes benchmarks/results/gpu_fullmode.json (or --out NAME).
+Writes benchmarks/results/gpu_fullmode.json (or --out NAME); with --write-notebooks, also the
+times paragraph at the end of each notebook's first cell (measured times first when on a GPU).
 """
 import argparse
 import math
@@ -346,6 +348,50 @@ def estimate_s(flops, gpu):
     return max(flops / (ASSUMED_TFLOPS[gpu] * 1e12), STEP_FLOOR_S[gpu])
 
 
+def _minutes(seconds):
+    minutes = seconds / 60
+    if minutes >= 120:
+        return f"{minutes / 60:.1f} h"
+    return f"{minutes:.0f} min" if minutes >= 10 else f"{minutes:.1f} min" if minutes >= 1 else "under a minute"
+
+
+def times_paragraph(entry, device_name, timed):
+    """The markdown paragraph of a notebook's first cell that states its times, both budgets."""
+    estimated = entry["estimated_total_s"]
+    lines = []
+    for budget in ("statement", "colab"):
+        parts = [f"{_minutes(estimated[gpu][budget])} on a{'n' if gpu[0] in 'AH' else ''} {gpu}" for gpu in estimated]
+        if timed:
+            parts.insert(0, f"**{_minutes(entry['measured_total_s'][budget])} measured on {device_name}**")
+        lines.append(f'`BUDGET = "{budget}"`: ' + ", ".join(parts))
+    flops = "; ".join(f"{label}: {value / 1e9:,.1f} GFLOP" for label, value in entry["flops_per_step"].items())
+    return (TIMES_BEGIN + "\n**How long the full runs take** (`QUICK = False`; the networks' training and sampling steps, not the "
+            "downloads or data loading). " + "; ".join(lines) + ". The T4, A100 and H100 times are *estimates*: "
+            f"FLOPs per step counted by `benchmarks/gpu_fullmode.py` with torch.utils.flop_counter ({flops}), "
+            "divided by an assumed sustained " + ", ".join(f"{v:g}" for v in ASSUMED_TFLOPS.values())
+            + " TFLOP/s (T4, A100, H100), at least " + ", ".join(f"{1e3 * v:g}" for v in STEP_FLOOR_S.values())
+            + " ms per step. Every training run is checkpointed in the runs folder (`solutions/runs.py`): "
+            "after a disconnection, re-running the cells resumes it, and a finished run is loaded, not "
+            "trained again.\n" + TIMES_END)
+
+
+def write_notebooks(result):
+    """Put (or replace) each notebook's times paragraph at the end of its first cell."""
+    import nbformat
+    for name, entry in result["notebooks"].items():
+        path = KIT_ROOT / "notebooks" / f"{name}.ipynb"
+        notebook = nbformat.read(path, as_version=4)
+        cell = notebook.cells[0]
+        text = cell.source
+        if TIMES_BEGIN in text:
+            text = text[:text.index(TIMES_BEGIN)].rstrip() + text[text.index(TIMES_END) + len(TIMES_END):]
+        cell.source = text.rstrip() + "\n\n" + times_paragraph(entry, result["device"], result["timed"])
+        nbformat.write(notebook, path)
+
+
+TIMES_BEGIN, TIMES_END = "<!-- times: written by benchmarks/gpu_fullmode.py -->", "<!-- /times -->"
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=20, help="timed steps per workload (K)")
@@ -355,6 +401,8 @@ def main():
     parser.add_argument("--time-on-cpu", action="store_true", help="also time the steps on a CPU (slow)")
     parser.add_argument("--only", nargs="*", choices=NOTEBOOKS, default=list(NOTEBOOKS))
     parser.add_argument("--out", default="gpu_fullmode")
+    parser.add_argument("--write-notebooks", action="store_true",
+                        help="state the times in the first cell of every notebook (all seven must be measured)")
     args = parser.parse_args()
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -404,6 +452,8 @@ def main():
     result["wall_s"] = round(time.perf_counter() - started, 1)
     result["peak_host_memory_mb"] = peak_memory_mb()
     write_result(args.out, result)
+    if args.write_notebooks:
+        write_notebooks(result)
 
 
 if __name__ == "__main__":

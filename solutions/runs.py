@@ -26,6 +26,7 @@ Use in a loop of your own:
         history["loss"].append(train_one_epoch(...))
     # here the model holds the final weights, whether they were trained now or loaded
 """
+import hashlib
 import os
 import random
 import re
@@ -84,13 +85,15 @@ def _load_into(thing, state) -> None:
 class Run:
     """One training configuration's checkpoints, in `<runs folder>/<name>/checkpoint.pt`."""
 
-    def __init__(self, name: str, root: Union[str, Path, None] = None, save_every_s: float = SAVE_EVERY_S):
+    def __init__(self, name: str, root: Union[str, Path, None] = None, save_every_s: float = SAVE_EVERY_S,
+                 code: Optional[str] = None):
         if not re.fullmatch(r"[A-Za-z0-9_.=,+-]+", name or ""):
             raise ValueError(f"run name {name!r}: use letters, digits and _ . = , + - only (it names a folder)")
         self.name = name
         self.folder = Path(root).expanduser() / name if root else runs_root() / name
         self.path = self.folder / "checkpoint.pt"
         self.save_every_s = save_every_s
+        self.code = code        # a fingerprint of the code that trains (see `fingerprint`), or None
         self.steps = 0          # optimizer steps taken by this process (the loops count them)
         self.loaded = False     # True when the run was found finished and loaded, not trained
         self._objects: Dict[str, object] = {}
@@ -121,7 +124,7 @@ class Run:
     def save(self, inner=None, finished: bool = False) -> None:
         """Write the checkpoint now (through a temporary file and a rename)."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        state = {"name": self.name, "epoch": self._epoch, "history": self._history, "inner": inner,
+        state = {"name": self.name, "code": self.code, "epoch": self._epoch, "history": self._history, "inner": inner,
                  "finished": finished, "rng": _rng_states(),
                  "objects": {key: _state_of(thing) for key, thing in self._objects.items()}}
         temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
@@ -164,9 +167,13 @@ class Run:
         self._epoch, self._inner = 0, None
         state = self.restore()
         if state is not None:
+            if self.code is not None and state.get("code") not in (None, self.code):
+                print(f"run {self.name}: your code has changed since this run was saved; to train it again with "
+                      f"the new code, delete {self.folder} (or give the run another name)")
             if state["finished"] and state["epoch"] >= n_epochs:
                 self.loaded = True
-                print(f"run {self.name}: finished ({state['epoch']} epochs), loaded from {self.folder}")
+                print(f"run {self.name}: finished ({state['epoch']} epochs), loaded from {self.folder} "
+                      "(delete that folder to train it again)")
                 return
             self._epoch, self._inner = state["epoch"], state["inner"]
             where = f", inside epoch {self._epoch + 1}" if self._inner is not None else ""
@@ -287,11 +294,39 @@ class NotebookRuns:
     each budget and each configuration keeps its own checkpoints. In quick mode the runs go to a
     new temporary folder (every execution trains afresh) unless $KIT_RUNS is set."""
 
-    def __init__(self, notebook: str, budget_name: str, quick: bool = False):
+    def __init__(self, notebook: str, budget_name: str, quick: bool = False, code=()):
         self.prefix = f"{notebook}.{'quick' if quick else budget_name}"
+        self.code = fingerprint(*code) if code else None
         self.root = None
         if quick and not os.environ.get("KIT_RUNS"):
             self.root = Path(tempfile.mkdtemp(prefix="kit-quick-runs-"))
 
     def __call__(self, name: str, **options) -> Run:
+        options.setdefault("code", self.code)
         return Run(f"{self.prefix}.{re.sub(r'[^A-Za-z0-9_.=,+-]+', '_', name)}", root=self.root, **options)
+
+
+def cached(run: Run, key: str, compute):
+    """`compute()`'s value, computed once per run: kept in the run's folder as `<key>.pt` (samples
+    drawn from a finished model, a measure), so that re-running the cell loads it."""
+    path = run.folder / f"{key}.pt"
+    if path.exists():
+        return torch.load(path, map_location="cpu", weights_only=False)
+    value = compute()
+    run.folder.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    torch.save(value, temporary)
+    os.replace(temporary, path)
+    return value
+
+
+def fingerprint(*things) -> str:
+    """A short hash of files (paths) and functions (their bytecode and constants): what a run or a
+    cached result depends on, so that a change of code can be noticed."""
+    digest = hashlib.sha1()
+    for thing in things:
+        if callable(thing) and hasattr(thing, "__code__"):
+            digest.update(thing.__code__.co_code + repr(thing.__code__.co_consts).encode())
+        else:
+            digest.update(Path(thing).read_bytes())
+    return digest.hexdigest()[:10]
