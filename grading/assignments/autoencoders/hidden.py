@@ -1,14 +1,33 @@
 """Hidden checks of the `autoencoders` assignment (instructor only: the release leaves this file out).
 
-They compare the submission with the reference solution on inputs the students never see.
+They compare the submission with the reference solution on inputs the students never see: every
+input is built when the check runs, from `grading.shared`, whose seeds the grader mixes with the
+submission's key (so each submission gets its own). Messages say what is wrong, never the hidden
+inputs or the expected values.
 """
-import torch
 
 from grading import judge
-from grading.assignments.autoencoders.public import (PIXELS, Q1, Q2, Q4, Q5, Q8, Q9, Q10, Q11, RECONSTRUCTION,
-                                                     expect_linear_chain, images, linear_weights, randn,
-                                                     reconstructions)
-from grading.runner import SubmissionFailure
+from grading.assignments.autoencoders.public import (
+    PIXELS,
+    Q1,
+    Q2,
+    Q4,
+    Q5,
+    Q8,
+    Q9,
+    Q10,
+    Q11,
+    RECONSTRUCTION,
+    expect_independent_pixels,
+    expect_linear_chain,
+    images,
+    judge_encode,
+    linear_weights,
+    noise_of,
+    reconstructions,
+)
+from grading.rubric import CheckFailed, SubmissionFailure
+from grading.shared import rand, randn
 
 
 def check_with_or_without_helper(sub, ref, probe, compare, **args):
@@ -45,8 +64,12 @@ def compare_networks(sub, ref, what, seed, **build):
 
 
 def compare_losses(got, expected, what):
-    judge.expect(got["attached"], f"{what}: the loss is detached from the graph")
+    """Value and gradients, the expected ones computed by the reference in the grader."""
     judge.close(got["loss"], expected["loss"], what, rtol=1e-4, atol=1e-4)
+    if got["gradients"] is None:
+        raise CheckFailed(f"{what}: the loss is detached from the graph")
+    judge.expect(isinstance(got["gradients"], list) and len(got["gradients"]) == len(expected["gradients"]),
+                 f"{what}: the gradients of the loss could not be read")
     for i, (g, e) in enumerate(zip(got["gradients"], expected["gradients"])):
         judge.close(g, e, f"{what}: gradient with respect to input {i + 1}", rtol=1e-3, atol=1e-5)
 
@@ -83,15 +106,14 @@ def losses_match_the_reference(sub, ref):
 def given_noise_and_independent_pixels(sub, ref):
     """x + amplitude * noise for a given noise; independent draws for every pixel and every image"""
     x, noise = images(161, 3), randn(162, 3, 1, 28, 28)
-    args = {"x": x, "amplitude": 0.7, "noise": noise}
+    amplitude = 0.2 + 0.8 * float(rand(163, 1))
+    args = {"x": x, "amplitude": amplitude, "noise": noise}
     judge.close(sub.call("white_noise", **args)["noisy"], ref.call("white_noise", **args)["noisy"],
-                "add_white_noise(x, 0.7, noise)")
-    x = torch.full((4000, 2, 1, 2, 2), 0.5).flatten(0, 1)  # pairs of images
-    draws = (sub.call("white_noise", x=x, amplitude=0.2)["noisy"] - 0.5).view(4000, 2, 4)
-    judge.distribution(draws[:, :, 0] - draws[:, :, 3], 0.0, 0.2 * 2 ** 0.5,
-                       "add_white_noise: difference between two pixels of an image (independent draws?)")
-    judge.distribution(draws[:, 0] - draws[:, 1], 0.0, 0.2 * 2 ** 0.5,
-                       "add_white_noise: difference between two images of a batch (independent draws?)")
+                "add_white_noise(x, amplitude, noise)")
+    x = rand(164, 1, 1, 2, 2).repeat(8000, 1, 1, 1)
+    draws = noise_of(sub.call("white_noise", x=x, amplitude=amplitude), x, "add_white_noise(x, amplitude)")
+    judge.distribution(draws, 0.0, amplitude, "add_white_noise(x, amplitude) - x")
+    expect_independent_pixels(draws, amplitude, "add_white_noise(x, amplitude)")
 
 
 @Q8.check(points=1)
@@ -99,9 +121,7 @@ def encode_splits_means_then_log_variances(sub, ref):
     """encode returns the first d encoder outputs as mu and the last d as logvar"""
     for seed, d in ((181, 2), (185, 4)):
         args = {"encoder_weights": linear_weights(seed, PIXELS, 2 * d), "x": images(seed + 1, 5)}
-        got, expected = sub.call("vae_encode", **args), ref.call("vae_encode", **args)
-        judge.close(got["mu"], expected["mu"], f"VAE.encode (mu, d = {d})")
-        judge.close(got["logvar"], expected["logvar"], f"VAE.encode (logvar, d = {d})")
+        judge_encode(sub, d, args["encoder_weights"], args["x"], f"VAE.encode (d = {d})")
 
 
 @Q9.check(points=1)
@@ -111,6 +131,8 @@ def given_noise_and_gradients(sub, ref):
     got, expected = sub.call("reparameterization", **args), ref.call("reparameterization", **args)
     judge.close(got["z"], expected["z"], "reparameterize(mu, logvar, noise)")
     judge.expect(got["gradients"] is not None, "reparameterize: z is detached from mu and logvar (no gradient flows)")
+    judge.expect(isinstance(got["gradients"], list) and len(got["gradients"]) == 2,
+                 "reparameterize: the gradients could not be read")
     judge.close(got["gradients"][0], expected["gradients"][0], "reparameterize: gradient with respect to mu")
     judge.close(got["gradients"][1], expected["gradients"][1], "reparameterize: gradient with respect to logvar")
 

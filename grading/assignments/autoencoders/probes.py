@@ -9,8 +9,17 @@ can be swapped for the stand-ins below, which are deliberately *not* answers. So
 import torch
 from torch import nn
 
-from grading.probing import (Rejected, as_float, as_module, as_tensor, describe_network, gradients_of,
-                             load_parameters, type_name, with_standins)
+from grading.probing import (
+    Rejected,
+    as_float,
+    as_module,
+    as_tensor,
+    describe_network,
+    gradients_of,
+    load_parameters,
+    type_name,
+    with_standins,
+)
 
 IMAGE = (1, 28, 28)
 PIXELS = 28 * 28
@@ -109,6 +118,18 @@ def reconstruction(sub, x_hat, x, kind=None):
     x_hat = x_hat.clone().requires_grad_(True)
     loss = sub.reconstruction_loss(x_hat, x) if kind is None else sub.reconstruction_loss(x_hat, x, kind)
     return _loss_report(loss, [x_hat], "reconstruction_loss")
+
+
+def reconstruction_error(sub, x_hat, x, kind):
+    """The name of the exception reconstruction_loss raises for `kind` ("ValueError" for any
+    subclass of it), or None when it returns."""
+    try:
+        sub.reconstruction_loss(x_hat, x, kind)
+    except ValueError:
+        return "ValueError"
+    except Exception as error:
+        return type(error).__name__
+    return None
 
 
 def white_noise(sub, x, amplitude, noise=None):

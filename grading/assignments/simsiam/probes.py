@@ -59,15 +59,10 @@ def _model(sub, dim: int, pred_dim: int, stop_gradient: bool, mlp_mode, weights=
     return model
 
 
-def parameter_shapes(sub, dim, pred_dim, mlp_mode):
-    model = _model(sub, dim, pred_dim, True, mlp_mode)
-    return [list(p.shape) for module in model.modules() for p in module.parameters(recurse=False)]
-
-
 def forward(sub, x1, x2, dim, pred_dim, stop_gradient, mlp_mode, directions, weights=None):
-    """Run `forward`; report the outputs, whether each is attached to the autograd graph, the
-    gradient that <direction_k, output_k> sends back to each view, and (to compare with) the
-    encoder's output for x1 and the predictor's output for the returned z1."""
+    """Run `forward`; report the outputs, whether each is attached to the autograd graph, and the
+    gradient that <direction_k, output_k> sends back to each view (the grader computes what they
+    must be with its own copy of the given model)."""
     model = _model(sub, dim, pred_dim, stop_gradient, mlp_mode, weights)
     views = [x.double().requires_grad_(True) for x in (x1, x2)]
     result = model(*views)
@@ -78,17 +73,32 @@ def forward(sub, x1, x2, dim, pred_dim, stop_gradient, mlp_mode, directions, wei
     zeros = [torch.zeros_like(view) for view in views]  # what a detached output sends back
     sent_back = [gradients_of(output * direction.double(), views, retain_graph=True) or zeros
                  for output, direction in zip(result, directions)]
-    with torch.no_grad():
-        encoder_x1 = model.encoder(views[0])
-        predictor_z1 = model.predictor(result[2].detach())
     return {"outputs": [output.detach() for output in result], "attached": [bool(o.requires_grad) for o in result],
-            "gradients": sent_back, "encoder_x1": as_tensor(encoder_x1, "the encoder"),
-            "predictor_z1": as_tensor(predictor_z1, "the predictor")}
+            "gradients": sent_back}
 
 
-def cosine_similarity(sub, x1, x2, eps=None):
-    module = sub.CosineSimilarity() if eps is None else sub.CosineSimilarity(eps=eps)
-    return as_tensor(module(x1.double(), x2.double()), "CosineSimilarity", shape=(len(x1),))
+def cosine_similarity(sub, x1, x2, eps=None, dim=None):
+    """CosineSimilarity(dim, eps) on x1, x2. With another `dim` than 1, the given `bdot` (the dot
+    product of the rows of (B, S) batches) is swapped for the dot product along `dim`, so an answer
+    built on it is judged on its own use of `self.dim`."""
+    settings = {name: value for name, value in (("dim", dim), ("eps", eps)) if value is not None}
+    module = sub.CosineSimilarity(**settings)
+    swapped = {} if dim is None else {"bdot": lambda a, b: (a * b).sum(dim=dim)}
+    with replaced(sub, **swapped):
+        try:
+            result = module(x1.double(), x2.double())
+        except RuntimeError as error:
+            if dim is None:
+                raise
+            raise Rejected(f"CosineSimilarity(dim={dim}) failed on inputs of shape {tuple(x1.shape)} "
+                           f"({str(error).splitlines()[0][:200]}): is the similarity computed along self.dim?")
+    along = 1 if dim is None else dim
+    shape = tuple(size for axis, size in enumerate(x1.shape) if axis != along % x1.dim())
+    if isinstance(result, torch.Tensor) and tuple(result.shape) != shape:
+        raise Rejected(f"CosineSimilarity(dim={along}) returned a tensor of shape {tuple(result.shape)} for inputs "
+                       f"of shape {tuple(x1.shape)}; expected {shape} (the similarity is computed along dim {along}: "
+                       "use self.dim)")
+    return as_tensor(result, "CosineSimilarity", shape=shape)
 
 
 def loss(sub, p1, p2, z1, z2, stop_gradient, standin=False):

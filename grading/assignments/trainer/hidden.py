@@ -1,46 +1,49 @@
 """Hidden checks of the `trainer` assignment (instructor only: the release leaves this file out).
 
-They compare the submission with the reference solution on inputs the students never see.
+They compare the submission with the reference solution on inputs the students never see: every
+input is built when the check runs, from `grading.shared`, whose seeds the grader mixes with the
+submission's key (so each submission gets its own). Messages say what is wrong, never the hidden
+inputs or the expected values.
 """
 import torch
 
 from grading import judge
-from grading.assignments.trainer.public import (Q1, Q2, Q4, Q5, Q6, Q7, Q8, Q9, Q10, Q11, DEFAULT_MLP,
-                                                expect_layers, linear_weights, one_hot_rows, randn)
-
-HELPERS = {"training_step": ("compute_loss_and_accuracy", "compute_gradient_norm"),
-           "evaluate": ("one_hot", "compute_loss_and_accuracy")}
-
-
-def check_with_or_without_helpers(sub, ref, probe, compare, **args):
-    judge.with_or_without_helpers(sub, ref, probe, HELPERS[probe], compare, **args)
-
-
-def weights_like(layers, seed: int):
-    """Random weights for the parameterized layers of a reference trace, in call order."""
-    weights = []
-    for i, layer in enumerate(l for l in layers if l["layer"] in ("Linear", "Conv2d")):
-        if layer["layer"] == "Linear":
-            fan_in, shape = layer["in_features"], (layer["out_features"], layer["in_features"])
-        else:
-            shape = (layer["out_channels"], layer["in_channels"], *layer["kernel_size"])
-            fan_in = layer["in_channels"] * layer["kernel_size"][0] * layer["kernel_size"][1]
-        weights += [randn(seed + i, *shape) / fan_in ** 0.5, randn(seed + 50 + i, shape[0]) * 0.1]
-    return weights
+from grading.assignments.trainer.public import (
+    DEFAULT_MLP,
+    Q1,
+    Q2,
+    Q4,
+    Q5,
+    Q6,
+    Q7,
+    Q8,
+    Q9,
+    Q10,
+    Q11,
+    expect_architecture,
+    expect_gradients,
+    judge_evaluation,
+    judge_training_step,
+    linear_weights,
+    loss_and_accuracy,
+    one_hot_rows,
+    weights_like,
+)
+from grading.shared import randint, randn
 
 
 def compare_networks(sub, ref, what, seed, **build):
     """Same layers as the reference, and the same output once the same weights are loaded."""
     expected = ref.call("network", **build)
-    got = sub.call("network", **build)
     # The facts that define the architecture: a softmax over dim=-1 or dim=1 of (N, K) is the same.
     architecture = [{k: v for k, v in layer.items() if k != "output_shape" and not (k == "dim" and
                                                                                    layer["layer"] == "Softmax")}
                     for layer in expected["layers"]]
-    expect_layers(got["layers"], architecture, what)
     weights = weights_like(expected["layers"], seed)
-    judge.close(sub.call("network", weights=weights, **build)["output"],
-                ref.call("network", weights=weights, **build)["output"], f"{what} output with the grader's weights")
+    got = sub.call("network", weights=weights, **build)
+    expect_architecture(got["layers"], architecture, what)
+    judge.close(got["output"], ref.call("network", weights=weights, **build)["output"],
+                f"{what}: output with the grader's weights")
 
 
 @Q1.check(points=2)
@@ -102,19 +105,22 @@ def validation_and_test_use_training_statistics(sub, ref):
 
 @Q7.check(points=1)
 def all_classes_even_if_absent(sub, ref):
-    """ten classes when the batch holds only labels up to 6"""
-    args = {"y": torch.tensor([3, 3, 0, 6, 2]), "n_classes": 10}
+    """ten classes when the batch holds only some of the labels"""
+    args = {"y": randint(175, 0, 7, (5,)), "n_classes": 10}
     judge.equal(sub.call("one_hot", **args).double(), ref.call("one_hot", **args).double(), "one_hot with 10 classes")
 
 
-LOSS_CASE = {"weights": linear_weights(180, 20, 16, 4), "X": randn(181, 9, 20),
-             "y": one_hot_rows([0, 1, 2, 3, 0, 1, 2, 3, 3], 4)}
+def loss_case(seed: int, scale: float = 1.0) -> dict:
+    weights = [w * scale for w in linear_weights(seed, 20, 16, 4)]
+    return {"weights": weights, "X": randn(seed + 1, 9, 20),
+            "y": one_hot_rows(randint(seed + 2, 0, 4, (9,)).tolist(), 4)}
 
 
 @Q8.check(points=1)
 def loss_and_accuracy_values(sub, ref):
     """cross-entropy and accuracy values"""
-    got, expected = sub.call("loss_and_accuracy", **LOSS_CASE), ref.call("loss_and_accuracy", **LOSS_CASE)
+    case = loss_case(180)
+    got, expected = sub.call("loss_and_accuracy", **case), ref.call("loss_and_accuracy", **case)
     judge.close(got["loss"], expected["loss"], "compute_loss_and_accuracy (loss)")
     judge.close(got["accuracy"], expected["accuracy"], "compute_loss_and_accuracy (accuracy)")
 
@@ -122,16 +128,18 @@ def loss_and_accuracy_values(sub, ref):
 @Q8.check(points=1)
 def loss_gradients(sub, ref):
     """gradients of the loss with respect to the network's parameters"""
-    got, expected = sub.call("loss_and_accuracy", **LOSS_CASE), ref.call("loss_and_accuracy", **LOSS_CASE)
-    judge.expect(got["attached"], "compute_loss_and_accuracy: the loss is detached from the graph")
-    for i, (g, e) in enumerate(zip(got["gradients"], expected["gradients"])):
-        judge.close(g, e, f"compute_loss_and_accuracy: gradient of parameter {i}")
+    case = loss_case(185)
+    got = sub.call("loss_and_accuracy", **case)
+    # the gradients the reference's loss sends back, computed in the grader, never reported by a probe
+    expected = ref.call("loss_and_accuracy", **case)
+    judge.close(got["loss"], expected["loss"], "compute_loss_and_accuracy (loss)")
+    expect_gradients(got["gradients"], loss_and_accuracy(**case)["gradients"], "compute_loss_and_accuracy")
 
 
 @Q8.check(points=1)
 def saturated_probabilities_are_clamped(sub, ref):
     """probabilities of exactly 0 or 1 are clamped to [epsilon, 1 - epsilon]"""
-    case = dict(LOSS_CASE, weights=[w * 400 for w in LOSS_CASE["weights"]])
+    case = loss_case(190, scale=400)
     got, expected = sub.call("loss_and_accuracy", **case), ref.call("loss_and_accuracy", **case)
     judge.close(got["loss"], expected["loss"], "compute_loss_and_accuracy with saturated probabilities (loss)",
                 rtol=1e-3)
@@ -140,44 +148,30 @@ def saturated_probabilities_are_clamped(sub, ref):
 @Q9.check(points=1)
 def matches_the_reference(sub, ref):
     """a two-layer network after a backward pass"""
-    args = {"weights": linear_weights(190, 6, 5, 3), "X": randn(191, 8, 6), "weighting": randn(192, 8, 3)}
+    args = {"weights": linear_weights(195, 6, 5, 3), "X": randn(196, 8, 6), "weighting": randn(197, 8, 3)}
     judge.close(sub.call("network_gradient_norm", **args), ref.call("network_gradient_norm", **args),
                 "compute_gradient_norm")
 
 
-STEP_CASE = {"weights": linear_weights(200, 12, 10, 3), "X": randn(201, 8, 12),
-             "y": one_hot_rows([0, 1, 2, 0, 1, 2, 2, 1], 3), "lr": 0.01, "steps": 2}
-
-
-def _step_matches(got, expected, step):
-    judge.close(got["returned"][step], expected["returned"][step], f"training_step (step {step + 1}) return value")
-    for i, (g, e) in enumerate(zip(got["parameters"][step], expected["parameters"][step])):
-        judge.close(g, e, f"training_step (step {step + 1}): parameter {i} after the step", rtol=1e-3, atol=1e-6)
+def step_case(seed: int, steps: int) -> dict:
+    return {"weights": linear_weights(seed, 12, 10, 3), "X": randn(seed + 1, 8, 12),
+            "y": one_hot_rows(randint(seed + 2, 0, 3, (8,)).tolist(), 3), "lr": 0.01, "steps": steps}
 
 
 @Q10.check(points=3)
-def first_step_matches_the_reference(sub, ref):
+def first_step_matches(sub, ref):
     """one Adam step: the returned gradient norm and the updated parameters"""
-    check_with_or_without_helpers(sub, ref, "training_step", lambda got, expected: _step_matches(got, expected, 0),
-                                  **STEP_CASE)
+    judge_training_step(sub, step_case(200, 1))
 
 
 @Q10.check(points=2)
 def second_step_starts_from_fresh_gradients(sub, ref):
     """a second step on the same batch (gradients reset between steps)"""
-    check_with_or_without_helpers(sub, ref, "training_step",
-                                  lambda got, expected: (_step_matches(got, expected, 0),
-                                                         _step_matches(got, expected, 1)), **STEP_CASE)
-
-
-EVALUATE_CASE = {"weights": linear_weights(210, 12, 10, 4), "X": randn(211, 10, 12),
-                 "y": torch.tensor([0, 1, 2, 3, 3, 2, 1, 0, 0, 1])}
+    judge_training_step(sub, step_case(205, 2))
 
 
 @Q11.check(points=2)
 def matches_the_reference(sub, ref):
     """loss and accuracy for integer labels"""
-    check_with_or_without_helpers(sub, ref, "evaluate",
-                                  lambda got, expected: (judge.close(got["loss"], expected["loss"], "evaluate (loss)"),
-                                                         judge.close(got["accuracy"], expected["accuracy"],
-                                                                     "evaluate (accuracy)")), **EVALUATE_CASE)
+    judge_evaluation(sub, {"weights": linear_weights(210, 12, 10, 4), "X": randn(211, 10, 12),
+                           "y": randint(212, 0, 4, (10,))})

@@ -9,8 +9,17 @@ from typing import NamedTuple, Tuple
 
 import torch
 
-from grading.probing import (Rejected, as_float, as_module, as_tensor, describe_network, gradients_of,
-                             load_parameters, type_name, with_standins)
+from grading.probing import (
+    Rejected,
+    as_float,
+    as_module,
+    as_tensor,
+    describe_network,
+    gradients_of,
+    load_parameters,
+    type_name,
+    with_standins,
+)
 
 # The grader names a function; these are the functions it may name.
 SCALAR_FUNCTIONS = {
