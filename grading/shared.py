@@ -81,17 +81,20 @@ def layer_line(layer: dict) -> str:
 def expect_layers(got: list, expected: list, what: str) -> None:
     """The layers called, in order, are `expected`: each a dict of the facts that must match
     (a fact left out of `expected` may be anything). Raises CheckFailed naming the first
-    difference. Filter both lists first to the kinds of layer that matter."""
+    difference (in a hidden check, without showing the expected layer). Filter both lists first
+    to the kinds of layer that matter."""
     names = [layer_line(layer) for layer in got]
+    hidden = in_hidden_check()
     for i, want in enumerate(expected):
+        should = "" if hidden else f"; layer {i + 1} should be {layer_line(want)}"
         if i >= len(got):
-            raise CheckFailed(f"{what}: only {len(got)} layers are called ({', '.join(names) or 'none'}); "
-                               f"layer {i + 1} should be {layer_line(want)}")
+            raise CheckFailed(f"{what}: only {len(got)} layers are called ({', '.join(names) or 'none'}){should}")
         if {k: got[i].get(k) for k in want} != want:
-            raise CheckFailed(f"{what}: layer {i + 1} is {names[i]}; expected {layer_line(want)}")
+            raise CheckFailed(f"{what}: layer {i + 1} is {names[i]}" + ("; not the expected layer" if hidden
+                                                                          else f"; expected {layer_line(want)}"))
     if len(got) != len(expected):
         raise CheckFailed(f"{what}: {len(got)} layers are called, expected {len(expected)} "
-                           f"(extra: {', '.join(names[len(expected):])})")
+                          f"(extra: {', '.join(names[len(expected):])})")
 
 
 def expect_layer_counts(got: list, expected: list, what: str) -> None:
@@ -99,9 +102,12 @@ def expect_layer_counts(got: list, expected: list, what: str) -> None:
     have, want = Counter(map(layer_line, got)), Counter(map(layer_line, expected))
     missing, extra = want - have, have - want
     if missing or extra:
+        if in_hidden_check():
+            raise CheckFailed(f"{what}: the layers differ from the expected ones"
+                              + (f"; unexpected {', '.join(sorted(extra.elements()))}" if extra else ""))
         raise CheckFailed(f"{what}: the layers should be {', '.join(sorted(want.elements()))}"
-                           + (f"; missing {', '.join(sorted(missing.elements()))}" if missing else "")
-                           + (f"; unexpected {', '.join(sorted(extra.elements()))}" if extra else ""))
+                          + (f"; missing {', '.join(sorted(missing.elements()))}" if missing else "")
+                          + (f"; unexpected {', '.join(sorted(extra.elements()))}" if extra else ""))
 
 
 def of_kinds(layers: list, kinds) -> list:
