@@ -22,7 +22,6 @@ import signal
 import socket
 import sys
 
-
 # What a probe may import inside the sandbox, besides the libraries the assignment preloads: the
 # kit is not in the sandbox's view, so these must be loaded here, before the fork.
 PROBE_MODULES = ("grading.probing", "grading.shared", "grading.rubric", "grading.protocol", "grading.wire")

@@ -1,7 +1,7 @@
 """The command line: `python -m grading list|grade|batch` as instructors and other tools call it."""
-import re
 import csv
 import json
+import re
 import subprocess
 import sys
 
