@@ -175,7 +175,8 @@ def main() -> int:
     sparse = {}
     for lambda1 in SPARSE_LAMBDA1:
         model, _, _ = trained(lambda: ae.AutoEncoder(SPARSE_D), train_x, test_x,
-                              ae.sparse_objective(lambda1, SPARSE_LAMBDA2, args.epochs), args, f"sparse lambda1={lambda1}")
+                              ae.sparse_objective(lambda1, SPARSE_LAMBDA2, args.epochs), args,
+                              f"sparse lambda1={lambda1}")
         codes = ae.latent_codes(model, test_x)
         sparse[f"lambda1={lambda1}"] = {"near_zero_fraction": round(float((codes.abs() < NEAR_ZERO).float().mean()), 4),
                                         "held_out_mse_per_pixel": round(mse_per_pixel(model, test_x), 5)}

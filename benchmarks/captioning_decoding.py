@@ -41,7 +41,8 @@ def stand_in_features(first_captions, vocab, seed: int = 0) -> torch.Tensor:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--flickr8k", type=Path, required=True, help="folder with Flickr8k.token.txt and the split lists")
+    parser.add_argument("--flickr8k", type=Path, required=True,
+                        help="folder with Flickr8k.token.txt and the split lists")
     parser.add_argument("--train-images", type=int, default=2000)
     parser.add_argument("--test-images", type=int, default=200)
     parser.add_argument("--epochs", type=int, default=4)
@@ -87,8 +88,10 @@ def main() -> int:
     result = {"data": f"Flickr8k captions ({args.flickr8k}); 'images' are bag-of-words stand-ins of caption #0",
               "device": str(device) if device.type == "cuda" else f"cpu ({torch.get_num_threads()} threads)",
               "train_images": len(train), "test_images": len(test),
-              "vocabulary_size": len(vocab), "decoder": {"embed_size": args.embed_size, "decoder_size": args.decoder_size},
-              "epochs": args.epochs, "train_seconds": round(train_seconds), "final_train_loss": round(logs["train_loss"][-1], 3),
+              "vocabulary_size": len(vocab),
+              "decoder": {"embed_size": args.embed_size, "decoder_size": args.decoder_size},
+              "epochs": args.epochs, "train_seconds": round(train_seconds),
+              "final_train_loss": round(logs["train_loss"][-1], 3),
               "test_references_examples": references[0][:2], "decoding": results}
     write_result("captioning_decoding", result)
     return 0

@@ -62,7 +62,8 @@ def main() -> int:
         "vocabularies": vocabularies,
         "caption_tokens_with_start_end": {"mean": round(float(lengths.mean()), 2),
                                           "p95": int(np.percentile(lengths, 95)), "max": int(lengths.max()),
-                                          "fraction_cut_at_max_seq_len": round(float(np.mean(lengths > cs.MAX_SEQ_LEN)), 5)},
+                                          "fraction_cut_at_max_seq_len":
+                                              round(float(np.mean(lengths > cs.MAX_SEQ_LEN)), 5)},
         "tokenize_captions_per_second": round(len(tokenized) / tokenize_seconds),
         "text_pipeline_microseconds_per_caption": round(pipeline_seconds * 1e6, 1),
     }

@@ -39,7 +39,8 @@ def blurred(images, factor):
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--npz", type=Path, default=KIT_ROOT.parent / "shared" / "data" / "cifar10" / "cifar10_subset.npz",
+    parser.add_argument("--npz", type=Path,
+                        default=KIT_ROOT.parent / "shared" / "data" / "cifar10" / "cifar10_subset.npz",
                         help="cifar10_subset.npz (x_train, x_test uint8 NHWC); default: the workplace's shared copy")
     parser.add_argument("--n", type=int, default=1000, help="images per set")
     parser.add_argument("--fid", action="store_true", help="also the FID, if Inception's weights can be had")
@@ -56,7 +57,8 @@ def main() -> int:
     noise = torch.randn(other.shape, generator=generator)
     degradations = {"real (disjoint sets)": other}
     for t in (25, 50, 100, 200, 400):
-        degradations[f"q_sample, t = {t}"] = ddpm.q_sample(other, torch.full((len(other),), t), noise=noise).clamp(-1, 1)
+        noisy = ddpm.q_sample(other, torch.full((len(other),), t), noise=noise)
+        degradations[f"q_sample, t = {t}"] = noisy.clamp(-1, 1)
     for factor in (2, 4, 8):
         degradations[f"blur, {factor}x{factor} average"] = blurred(other, factor)
     degradations["pure noise"] = noise.clamp(-1, 1)

@@ -97,7 +97,8 @@ def main() -> int:
                                                                                        test_set, args)
     with_sg, without_sg = result["with_stop_gradient"], result["without_stop_gradient"]
     result["summary"] = {
-        "knn_accuracy": {"at_init": with_sg["knn_accuracy_at_init"], "with_stop_gradient": with_sg["final_knn_accuracy"],
+        "knn_accuracy": {"at_init": with_sg["knn_accuracy_at_init"],
+                         "with_stop_gradient": with_sg["final_knn_accuracy"],
                          "without_stop_gradient": without_sg["final_knn_accuracy"]},
         "std_of_normalised_outputs_times_sqrt_d (1 = spread, 0 = collapsed)": {
             "with_stop_gradient": with_sg["final_output_std_times_sqrt_d"],

@@ -95,7 +95,8 @@ def main() -> int:
 
     result = {
         "dataset": f"CIFAR-10 sample ({args.npz.name}): {len(train_images)} training, {len(test_images)} test images",
-        "device": torch.cuda.get_device_name() if device.type == "cuda" else f"cpu, {torch.get_num_threads()} torch thread(s)",
+        "device": (torch.cuda.get_device_name() if device.type == "cuda"
+                   else f"cpu, {torch.get_num_threads()} torch thread(s)"),
         "settings": {"epochs": args.epochs, "batch_size": vs.train_batch_size, "z_dim": vs.z_dim, "lr": vs.lr,
                      "K": args.K},
         "train_negative_elbo_per_epoch": train_losses,
