@@ -14,7 +14,8 @@ p = 0.2, flip, normalisation) of CIFAR-10 images, in the same run:
 Records augmented images (views) per second, the best of `--repeats` timings of each pipeline
 (the machine may be shared), and the speed-up of each batched run over the baseline. On the CPU
 the batched pipeline is timed with torch's threads and with one thread. Images: the real CIFAR-10
-sample when `--sample` is given, else synthetic ones (the speed does not depend on the content). Writes benchmarks/results/simsiam_augment_speed.json.
+sample when `--sample` is given, else synthetic ones (the speed does not depend on the content).
+Writes benchmarks/results/simsiam_augment_speed.json.
 """
 import argparse
 import os
