@@ -10,7 +10,7 @@ JOBS ?= 2
 help:
 	@echo "make demo        build the release, grade reference and starter of every assignment,"
 	@echo "                 run every notebook in quick mode, print a summary (build/)"
-	@echo "make test        the kit's own tests (offline)"
+	@echo "make test        lint (ruff) and the kit's own tests (offline)"
 	@echo "make release     the student bundle in build/release"
 	@echo "make benchmarks  speed and quality benchmarks (JSON in benchmarks/results/)"
 
@@ -24,8 +24,10 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m grading.demo
 
-# One thread per test process: $(JOBS) processes already keep the cores busy.
+# Lint first (ruff.toml), then the tests: one thread per test process, since $(JOBS) processes
+# already keep the cores busy.
 test: $(STAMP)
+	$(VENV)/bin/ruff check .
 	OMP_NUM_THREADS=1 $(PY) -m pytest -q -n $(JOBS) --timeout 900 tests
 
 release: $(STAMP)
