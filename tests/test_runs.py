@@ -317,3 +317,26 @@ def test_a_killed_run_resumes_to_the_uninterrupted_result(loop, epochs, every_st
 if __name__ == "__main__":
     loop, mode, out, epochs, every_step, kill_after = sys.argv[1:7]
     _worker(loop, mode, out, int(epochs), bool(int(every_step)), int(kill_after))
+
+
+# -- a notebook executed twice with the same runs folder reuses its finished runs ------------------
+
+def test_a_notebook_run_again_loads_its_finished_runs(tmp_path, monkeypatch):
+    """vae_svhn.ipynb in quick mode, twice, with the same $KIT_RUNS: the second execution loads the
+    run instead of training (its training cell prints so and takes a fraction of the time)."""
+    import nbformat
+
+    from grading.quickrun import run_quick
+    monkeypatch.setenv("KIT_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    durations, outputs = [], []
+    for attempt in ("first", "second"):
+        result = run_quick("vae_svhn.ipynb", tmp_path / attempt)
+        assert result.ok, result.error
+        notebook = nbformat.read(result.output, as_version=4)
+        cell = next(cell for cell in notebook.cells if cell.cell_type == "code" and "run.epochs(" in cell.source)
+        durations.append(cell.metadata["papermill"]["duration"])
+        outputs.append("".join(output.get("text", "") for output in cell.outputs))
+    assert "loaded from" not in outputs[0] and "finished (2 epochs), loaded from" in outputs[1]
+    assert list((tmp_path / "runs").glob("vae_svhn.quick.vae/checkpoint.pt"))
+    assert durations[1] < durations[0] / 2, durations
