@@ -21,9 +21,10 @@ CSV_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 def clean(text, limit: int = MAX_MESSAGE, keep_newlines: bool = False) -> str:
     """`text` as safe, bounded text: lone surrogates and control characters escaped (no terminal
-    escape sequence reaches the instructor's screen), at most `limit` characters."""
+    escape sequence reaches the instructor's screen; printed output keeps its newlines and tabs),
+    at most `limit` characters."""
     text = str(text).encode("utf-8", "backslashreplace").decode("utf-8")
-    kept = "\n" if keep_newlines else ""
+    kept = "\n\t" if keep_newlines else ""
     text = "".join(c if c.isprintable() or c in kept else repr(c)[1:-1] for c in text)
     return text if len(text) <= limit else text[:limit] + "..."
 
