@@ -4,8 +4,9 @@ Complete every function marked `# WRITE CODE HERE`. Keep the names and signature
 autograder imports this file and calls them directly. You may add helper functions and imports.
 
 Shapes used in the docstrings: N is a batch size, d the latent dimension (the size of the code
-h). Images are float tensors (N, 1, 28, 28) with pixels in [0, 1]. `hidden` is the tuple of hidden widths (H1, ..., Hk) of the encoder, from the
-image towards the code; the decoder uses the same widths in reverse order.
+h). Images are float tensors (N, 1, 28, 28) with pixels in [0, 1]. `hidden` is the tuple of
+hidden widths (H1, ..., Hk) of the encoder, from the image towards the code; the decoder uses the
+same widths in reverse order.
 
 What you write (20 points):
 

@@ -220,7 +220,8 @@ def pretrain(model: nn.Module, train_set, test_set, config: PretrainConfig = Pre
             order, first = inner["order"].to(DEVICE), inner["start"]
             losses, stds = [t.to(DEVICE) for t in inner["losses"]], [t.to(DEVICE) for t in inner["stds"]]
         for start in range(first, len(images) - batch_size + 1, batch_size):  # full batches only (BatchNorm)
-            x1, x2 = (_on_device(view) for view in augment.two_views(images[order[start:start + batch_size]], generator))
+            views = augment.two_views(images[order[start:start + batch_size]], generator)
+            x1, x2 = (_on_device(view) for view in views)
             with torch.autocast(DEVICE.type, dtype=torch.float16, enabled=USE_AMP):
                 p1, p2, z1, z2 = network(x1, x2)
             loss = model.loss(p1.float(), p2.float(), z1.float(), z2.float())  # the loss in float32

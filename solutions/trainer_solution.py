@@ -339,7 +339,9 @@ class Trainer:
         """
         test_im = self.train[0][0].cpu() / 255.
         conv = torch.nn.Conv2d(kernel_size=3, in_channels=1, out_channels=1, stride=1, padding=0)
-        fullconv_model = lambda x: torch.relu(conv((torch.relu(conv((x))))))
+        def fullconv_model(x):
+            return torch.relu(conv(torch.relu(conv(x))))
+
         model = fullconv_model
 
         shift_amount = 5
