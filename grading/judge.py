@@ -102,6 +102,30 @@ def any_of(candidates, compare) -> None:
     raise first_failure
 
 
+def naming_mistakes(got, expected, mistakes, compare) -> None:
+    """`compare(got, expected)` (raises CheckFailed); when it fails and `got` matches one of the
+    `mistakes` [(message, what that mistake gives)], the failure names that mistake instead:
+    feedback that teaches ("normalized with its own statistics") rather than "wrong values"."""
+    try:
+        compare(got, expected)
+        return
+    except CheckFailed as failure:
+        for message, candidate in mistakes:
+            try:
+                compare(got, candidate)
+            except (CheckFailed, RuntimeError, ValueError, TypeError):
+                continue
+            raise CheckFailed(message) from None
+        raise failure
+
+
+def close_unless(got, expected, what, mistakes=(), rtol=1e-4, atol=1e-5) -> None:
+    """`close`, but when `got` matches one of `mistakes` ((value, explanation) pairs) the message
+    names that mistake."""
+    naming_mistakes(got, expected, [(f"{what}: {explanation}", value) for value, explanation in mistakes],
+                    lambda a, b: close(a, b, what, rtol=rtol, atol=atol))
+
+
 def with_or_without_helpers(sub, ref, probe: str, helpers, compare, **args) -> None:
     """Judge a function meant to call helpers the student also writes, whatever their correctness.
 

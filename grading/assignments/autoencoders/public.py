@@ -109,21 +109,6 @@ def judge_network(sub, what, seed, part, d, x, hidden=None):
 
 # -- judging helpers ------------------------------------------------------------------------------
 
-def close_unless(got, expected, what, mistakes=(), rtol=1e-4, atol=1e-5) -> None:
-    """judge.close, but when `got` matches one of `mistakes` ((value, explanation) pairs) the
-    message names that mistake."""
-    try:
-        judge.close(got, expected, what, rtol=rtol, atol=atol)
-    except CheckFailed:
-        for value, explanation in mistakes:
-            try:
-                judge.close(got, value, what, rtol=rtol, atol=atol)
-            except CheckFailed:
-                continue
-            raise CheckFailed(f"{what}: {explanation}")
-        raise
-
-
 def expect_gradient(report: dict, index: int, expected, what: str, rtol=1e-3, atol=1e-5) -> None:
     """The gradient a probe's loss sent back to its input `index` is `expected` (computed here):
     the loss must be attached to the graph, and its gradient right."""
@@ -175,18 +160,19 @@ def closed_form_examples(sub, ref):
     mse = sub.call("reconstruction", x_hat=x_hat, x=x, kind="mse")
     pixels = (" (the mean over the pixels too: sum the errors over the pixels of each image, then average "
               "over the images)")
-    close_unless(mse["loss"], PIXELS * 0.01, "reconstruction_loss(x + 0.1 error, x, 'mse') (per image: 784 x 0.1^2)",
-                 [(0.01, "averaged over the pixels" + pixels), (3 * PIXELS * 0.01, "summed over the batch too: "
-                                                                              "average it over the images")])
+    judge.close_unless(mse["loss"], PIXELS * 0.01,
+                       "reconstruction_loss(x + 0.1 error, x, 'mse') (per image: 784 x 0.1^2)",
+                       [(0.01, "averaged over the pixels" + pixels),
+                        (3 * PIXELS * 0.01, "summed over the batch too: average it over the images")])
     expect_gradient(mse, 0, 2 * (x_hat - x) / 3, "reconstruction_loss(..., 'mse'): gradient with respect to x_hat")
     expected_bce = -PIXELS * math.log(0.9)
     for kind in ("bce", None):
         got = sub.call("reconstruction", x_hat=x_hat, x=x, kind=kind)
         what = ("reconstruction_loss(..., 'bce')" if kind else
                 "reconstruction_loss(x_hat, x) (the default kind is 'bce')")
-        close_unless(got["loss"], expected_bce, what,
-                     [(-math.log(0.9), "averaged over the pixels" + pixels),
-                      (3 * expected_bce, "summed over the batch too: average it over the images")])
+        judge.close_unless(got["loss"], expected_bce, what,
+                           [(-math.log(0.9), "averaged over the pixels" + pixels),
+                            (3 * expected_bce, "summed over the batch too: average it over the images")])
         expect_gradient(got, 0, (x_hat - x) / (x_hat * (1 - x_hat)) / 3, f"{what}: gradient with respect to x_hat")
     raised = sub.call("reconstruction_error", x_hat=x_hat, x=x, kind="l1")
     judge.expect(raised == "ValueError", "reconstruction_loss(x_hat, x, 'l1') must raise a ValueError (the kind is "
@@ -256,8 +242,8 @@ def judge_encode(sub, d, weights, x, what):
     outputs = chain_output(weights, x)
     mu, logvar = outputs[:, :d], outputs[:, d:]
     swapped = "mu and logvar are swapped: the first d outputs of the encoder are the means"
-    close_unless(got["mu"], mu, f"{what} (mu)", [(logvar, swapped)])
-    close_unless(got["logvar"], logvar, f"{what} (logvar)", [(mu, swapped)])
+    judge.close_unless(got["mu"], mu, f"{what} (mu)", [(logvar, swapped)])
+    judge.close_unless(got["logvar"], logvar, f"{what} (logvar)", [(mu, swapped)])
 
 
 @Q8.check(points=1, public=True)
@@ -309,11 +295,11 @@ def kl_term_special_cases(sub, ref):
                                   "vae_loss: KL term for unit variances (|mu|^2 / 2 per image, averaged)"),
                                  ("variances", d * (4 - 1 - math.log(4)) / 2,
                                   "vae_loss: KL term for mu = 0 and variance 4 in d = 2 dimensions")):
-        close_unless(losses[name]["loss"] - losses["prior"]["loss"], expected, what,
-                     [(expected / d, "the KL term is averaged over the d latent dimensions; sum it over them "
-                                     "(then average over the images)"),
-                      (expected * n, "the KL term is summed over the images; average it over the batch")],
-                     rtol=1e-4, atol=1e-4)
+        judge.close_unless(losses[name]["loss"] - losses["prior"]["loss"], expected, what,
+                           [(expected / d, "the KL term is averaged over the d latent dimensions; sum it over them "
+                                           "(then average over the images)"),
+                            (expected * n, "the KL term is summed over the images; average it over the batch")],
+                           rtol=1e-4, atol=1e-4)
     expect_gradient(losses["means"], 1, mu / n, "vae_loss: gradient with respect to mu (unit variances)")
     expect_gradient(losses["variances"], 2, torch.full((n, d), 0.5 * (4 - 1) / n),
                     "vae_loss: gradient with respect to logvar (variance 4)")
@@ -333,12 +319,12 @@ def penalty_terms(sub, ref):
     base = sub.call("sparse", lambda1=0.0, lambda2=0.0, **case)
     l1 = sub.call("sparse", lambda1=0.5, lambda2=0.0, **case)
     expected_l1 = 0.5 * float(h.abs().sum(dim=1).mean())
-    close_unless(l1["loss"] - base["loss"], expected_l1,
-                 "sparse_loss: lambda1 term (lambda1 x the L1 norm of each code, averaged over the batch)",
-                 [(expected_l1 / d, "the L1 term is averaged over the code's values; take each code's L1 norm (a sum "
-                                    "over its values), then average over the batch"),
-                  (expected_l1 * n, "the L1 term is summed over the batch; average it over the images")],
-                 rtol=1e-4, atol=1e-4)
+    judge.close_unless(l1["loss"] - base["loss"], expected_l1,
+                       "sparse_loss: lambda1 term (lambda1 x the L1 norm of each code, averaged over the batch)",
+                       [(expected_l1 / d, "the L1 term is averaged over the code's values; take each code's L1 "
+                                          "norm (a sum over its values), then average over the batch"),
+                        (expected_l1 * n, "the L1 term is summed over the batch; average it over the images")],
+                       rtol=1e-4, atol=1e-4)
     expect_gradient(l1, 1, 0.5 * h.sign() / n, "sparse_loss: gradient of the lambda1 term with respect to h")
     l2 = sub.call("sparse", lambda1=0.0, lambda2=0.01, **case)
     weight_squares = float(sum((w.double() ** 2).sum() for w in weights[0::2]))
@@ -353,10 +339,10 @@ def penalty_terms(sub, ref):
 @Q12.check(points=1, public=True)
 def linear_ramp(sub, ref):
     """rises linearly from start (epoch 0) to final (last epoch); a one-epoch schedule works"""
-    close_unless(torch.tensor(sub.call("schedule", epochs=list(range(5)), n_epochs=5, final=0.8)),
-                 torch.tensor([0.0, 0.2, 0.4, 0.6, 0.8]), "lambda1_schedule(epoch, 5, 0.8) for epochs 0..4",
-                 [(torch.tensor([0.0, 0.16, 0.32, 0.48, 0.64]),
-                   "it never reaches final: the last epoch is n_epochs - 1 (divide by n_epochs - 1)")])
+    judge.close_unless(torch.tensor(sub.call("schedule", epochs=list(range(5)), n_epochs=5, final=0.8)),
+                       torch.tensor([0.0, 0.2, 0.4, 0.6, 0.8]), "lambda1_schedule(epoch, 5, 0.8) for epochs 0..4",
+                       [(torch.tensor([0.0, 0.16, 0.32, 0.48, 0.64]),
+                         "it never reaches final: the last epoch is n_epochs - 1 (divide by n_epochs - 1)")])
     judge.close(torch.tensor(sub.call("schedule", epochs=[0, 1, 2], n_epochs=3, final=0.5, start=0.1)),
                 torch.tensor([0.1, 0.3, 0.5]), "lambda1_schedule(epoch, 3, 0.5, start=0.1) for epochs 0..2")
     judge.close(torch.tensor(sub.call("schedule", epochs=[3, 1], n_epochs=4, final=0.3)), torch.tensor([0.3, 0.1]),

@@ -6,7 +6,7 @@ reference on other inputs. Decoder checks run on random feature tensors (B, 2048
 small h, w: no ResNet-50 forward is needed to grade the decoder.
 
 Where a student often makes a given mistake, the public check recognises it and names it (see
-`judge_naming_mistakes`); and a function meant to call a helper the student also writes is judged
+`judge.naming_mistakes`); and a function meant to call a helper the student also writes is judged
 with that helper swapped for a stand-in as well as without (`either_way`), so an unwritten or
 wrong helper costs only its own question.
 """
@@ -77,22 +77,6 @@ def captions_batch(seed: int, lengths, max_len: int, vocab_size: int = SIZES[2])
 
 # -- judging helpers --------------------------------------------------------------------------------
 
-def judge_naming_mistakes(got, expected, mistakes, compare) -> None:
-    """`compare(got, expected)` (raises CheckFailed); when it fails and `got` matches one of the
-    `mistakes` [(message, what that mistake gives)], the message names that mistake instead."""
-    try:
-        compare(got, expected)
-        return
-    except CheckFailed as failure:
-        for message, candidate in mistakes:
-            try:
-                compare(got, candidate)
-            except (CheckFailed, RuntimeError, ValueError, TypeError):
-                continue
-            raise CheckFailed(message) from None
-        raise failure
-
-
 def either_way(sub, probe: str, helpers, judged, **args) -> None:
     """Judge a method meant to call helpers the student also writes, in a public check: once
     with the helpers swapped for the probes' stand-ins, once as it is. `judged(call)` gets a
@@ -143,7 +127,7 @@ def expect_decoder_layers(layers: list, sizes, what: str) -> None:
 def statement_example(sub, ref):
     """tokenize("A man, riding a horse.") (the docstring's example)"""
     text = "A man, riding a horse."
-    judge_naming_mistakes(
+    judge.naming_mistakes(
         sub.call("tokenize", text=text), ["a", "man", ",", "riding", "a", "horse", "."],
         [("tokenize: punctuation marks must be tokens of their own (\"man,\" is two tokens: \"man\" and \",\"); "
           "splitting on spaces is not enough", text.lower().split()),
@@ -176,7 +160,7 @@ def statement_example(sub, ref):
     judge.equal(got.tolist(), [START, 4, 5, 6, END, PAD], 'text_pipeline("a dog .", vocab, 6)')
     caption = "a dog runs . a cat runs"
     got = sub.call("text_pipeline", caption=caption, itos=STATEMENT_VOCAB, max_seq_len=6, standins=["tokenize"])
-    judge_naming_mistakes(
+    judge.naming_mistakes(
         got.tolist(), [START, 4, 5, 7, 6, END],
         [("text_pipeline: a caption too long for max_seq_len lost its [END]: keep its first max_seq_len - 2 "
           "tokens, then add [END]", [START, 4, 5, 7, 6, 4])],
@@ -199,7 +183,7 @@ def frozen_features_of_14x14(sub, ref):
     images = randn(40, 2, 3, 64, 64)
     got = sub.call("encoder", images=images)
     judge.equal(list(got["output"].shape), [2, FEATURE_SIZE, 14, 14], "CNNEncoder: shape of the features")
-    judge_naming_mistakes(
+    judge.naming_mistakes(
         got["output"], resnet_features(images),
         [("CNNEncoder: the features are the same at every one of the 14x14 positions: ResNet's global average "
           "pooling is still there; keep every child of the ResNet but the last two", resnet_features(images, -1)),
@@ -238,7 +222,7 @@ def states_of_the_pooled_features(sub, ref):
     pooled = image.double().mean(dim=(2, 3))
     h, c = linear(pooled, weights["init_h"]), linear(pooled, weights["init_c"])
     summed, largest = image.double().sum(dim=(2, 3)), image.double().amax(dim=(2, 3))
-    judge_naming_mistakes(
+    judge.naming_mistakes(
         got, [h, c],
         [("init_hidden_state: h and c are equal; h comes from init_h, c from init_c", [h, h]),
          ("init_hidden_state: no activation: h and c are init_h and init_c of the pooled features, not their tanh",
@@ -313,7 +297,7 @@ def teacher_forcing_with_the_image_at_every_step(sub, ref):
             raise CheckFailed("RNNDecoder.forward: after the first step, the scores no longer depend on the image: "
                               "the LSTM's input must be [embedding ; pooled features] at every step, not only the "
                               "first")
-        judge_naming_mistakes(
+        judge.naming_mistakes(
             scores, expected,
             [("RNNDecoder.forward: the LSTM's input must be [embedding ; pooled features], in that order "
               "(torch.cat([embedding, pooled], dim=1))", swapped),
@@ -383,7 +367,7 @@ def stops_at_end_and_pads(sub, ref):
 
     def judged(call):
         got = call(weights=constant_output_weights(71, END), T=6)
-        judge_naming_mistakes(
+        judge.naming_mistakes(
             got.tolist(), [[END] + [PAD] * 5] * 3,
             [("RNNDecoder.predict: a row goes on after its [END]: keep the [END], then only [PAD]", [[END] * 6] * 3),
              ("RNNDecoder.predict: the output must not start with [START]: return the T generated tokens",

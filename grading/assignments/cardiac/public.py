@@ -6,7 +6,7 @@ reference solution. The hidden checks (hidden.py, instructor only) compare with 
 other inputs.
 
 Where a student often makes a given mistake, the public check recognises it and names it (see
-`judge_naming_mistakes`). The forward passes run on the probes' small networks, and the helpers
+`judge.naming_mistakes`). The forward passes run on the probes' small networks, and the helpers
 they are meant to call are swapped for the probes' stand-ins: the checks accept the stand-ins'
 results as well as the statement's, so a wrong helper costs only its own question.
 """
@@ -54,22 +54,6 @@ def tiny_weights(seed: int, codes: int, latent: int):
 
 
 # -- judging helpers --------------------------------------------------------------------------------
-
-def judge_naming_mistakes(got, expected, mistakes, compare) -> None:
-    """`compare(got, expected)` (raises CheckFailed); when it fails and `got` matches one of the
-    `mistakes` [(message, what that mistake gives)], the message names that mistake instead."""
-    try:
-        compare(got, expected)
-        return
-    except CheckFailed as failure:
-        for message, candidate in mistakes:
-            try:
-                compare(got, candidate)
-            except (CheckFailed, RuntimeError, ValueError, TypeError):
-                continue
-            raise CheckFailed(message) from None
-        raise failure
-
 
 def matches(got, expected, rtol=1e-4, atol=1e-5) -> bool:
     try:
@@ -132,7 +116,7 @@ def small_example(sub, ref):
     got = sub.call("to_onehot", label_map=label_map, n_classes=4)
     expected = torch.tensor([[[[1, 0, 0], [0, 0, 1]], [[0, 1, 0], [0, 0, 0]],
                               [[0, 0, 1], [0, 0, 0]], [[0, 0, 0], [1, 1, 0]]]], dtype=torch.float32)
-    judge_naming_mistakes(
+    judge.naming_mistakes(
         got, expected,
         [("to_onehot: the channels must come second, (N, K, H, W): F.one_hot puts them last (permute them)",
           F.one_hot(label_map, 4).float())],
@@ -222,7 +206,7 @@ def statement_count_layers_and_output(sub, ref):
     got = sub.call("network", kind="encoder", x=x, settings=settings, weights=weights)
     expect_layers(of_kinds(got["layers"], PARAMETERIZED), layers, "Encoder(latent_dim=3, image_size=32): the layers "
                                                                    "with weights, in call order")
-    judge_naming_mistakes(
+    judge.naming_mistakes(
         got["output"], run_encoder(x, weights),
         [("Encoder: a ReLU must follow every convolution", run_encoder(x, weights, relu=False)),
          ("Encoder: the first convolution of each stage has stride 2, the second keeps the size",
@@ -244,7 +228,7 @@ def parameter_count_layers_and_output(sub, ref):
     expect_layers(of_kinds(got["layers"], PARAMETERIZED), layers, "Decoder(latent_dim=3, image_size=32): the layers "
                                                                    "with weights, in call order")
     side = SMALL // 16
-    judge_naming_mistakes(
+    judge.naming_mistakes(
         got["output"], run_decoder(z, weights, side),
         [("Decoder: no ReLU after the last layer: its outputs are class scores, which can be negative",
           run_decoder(z, weights, side, relu_at_the_end=True)),
@@ -263,7 +247,7 @@ def uniform_sure_and_random_scores(sub, ref):
     judge.close(uniform["loss"], math.log(4), "reconstruction_loss with uniform scores", rtol=1e-4)
     sure_logits = 20 * F.one_hot(label_map, 4).permute(0, 3, 1, 2).float()
     sure = sub.call("reconstruction_loss", logits=sure_logits, label_map=label_map)
-    judge_naming_mistakes(
+    judge.naming_mistakes(
         sure["loss"], 3 * math.exp(-20),
         [("reconstruction_loss: apply the cross-entropy to the raw scores: F.cross_entropy already includes the "
           "softmax (a softmax before it counts twice)", cross_entropy(sure_logits.softmax(dim=1), label_map).item())],
@@ -274,7 +258,7 @@ def uniform_sure_and_random_scores(sub, ref):
     got = sub.call("reconstruction_loss", logits=logits, label_map=label_map)
     scores, = leaves(logits)
     loss = cross_entropy(scores, label_map)
-    judge_naming_mistakes(
+    judge.naming_mistakes(
         got["loss"], loss.item(),
         [("reconstruction_loss: the softmax must run over the classes (dim=1), not the width",
           -F.log_softmax(logits.double(), dim=-1).gather(1, label_map.unsqueeze(1)).mean().item()),
@@ -359,7 +343,7 @@ def given_noise(sub, ref):
                  "own only when noise is None)")
     m, lv = leaves(mu, logvar)
     z = m + torch.exp(lv / 2) * noise.double()
-    judge_naming_mistakes(
+    judge.naming_mistakes(
         got["z"], z.detach(),
         [("reparameterize: sigma is the standard deviation exp(logvar / 2), not the variance exp(logvar)",
           mu + torch.exp(logvar) * noise),
@@ -409,7 +393,7 @@ def prior_codes_and_the_kl_term(sub, ref):
         candidates.append((loss.item(), gradients(loss, inputs)))
     found = [c for c in candidates if matches(got["loss"], c[0])]
     if not found:
-        judge_naming_mistakes(got["loss"], candidates[0][0],
+        judge.naming_mistakes(got["loss"], candidates[0][0],
                               vae_loss_mistakes(logits.double(), label_map, mu.double(), logvar.double(), beta),
                               lambda g, e: judge.close(g, e, "vae_loss with beta = 0.5"))
     expect_gradients(got, found[0][1], "vae_loss", ["the scores", "mu", "logvar"])
@@ -488,7 +472,7 @@ def hand_computed_example(sub, ref):
     got = sub.call("dice_score", prediction=prediction, target=target, n_classes=4)
     judge.expect(not (isinstance(got, torch.Tensor) and torch.isnan(got).any()),
                  "dice_score: a class absent from both maps must score 1.0 (not 0 / 0 = NaN)")
-    judge_naming_mistakes(
+    judge.naming_mistakes(
         got, torch.tensor([4 / 7, 1.0, 0.0]),
         [("dice_score: that is the IoU (Jaccard index) |P and T| / |P or T|; Dice is 2 |P and T| / (|P| + |T|)",
           torch.tensor([2 / 5, 1.0, 0.0])),

@@ -299,32 +299,15 @@ def judge_with_or_without_helpers(sub, probe: str, compare, expected_for, mistak
     raise next((f for f in failures if isinstance(f, CheckFailed)), failures[0])
 
 
-def close_unless(got, expected, what, mistakes=(), rtol=1e-4, atol=1e-5) -> None:
-    """judge.close, but when `got` matches one of `mistakes` ((value, explanation) pairs) the
-    message names that mistake."""
-    try:
-        judge.close(got, expected, what, rtol=rtol, atol=atol)
-    except CheckFailed:
-        for value, explanation in mistakes:
-            try:
-                judge.close(got, value, what, rtol=rtol, atol=atol)
-            except CheckFailed:
-                continue
-            raise CheckFailed(f"{what}: {explanation}")
-        raise
-
-
-# -- checks ---------------------------------------------------------------------------------------
-
 @Q1.check(points=1, public=True)
 def gradient_of_a_sum_of_products(sub, ref):
     """f(x, y) = sum(x * y): the gradient is (y, x)"""
     x, y = randn(1, 4, 3), randn(2, 4, 3)
     got = sub.call("gradient_norm", function="sum_of_products", tensors=[x, y])
-    close_unless(got, torch.cat([x.flatten(), y.flatten()]).double().norm().item(), "gradient_norm(f, x, y)",
-                 [(y.double().norm().item() + x.double().norm().item(),
-                   "this is the sum of the norms of each tensor's gradient; the statement asks for the norm of "
-                   "all the gradients together (the square root of the sum of all their squares)")])
+    judge.close_unless(got, torch.cat([x.flatten(), y.flatten()]).double().norm().item(), "gradient_norm(f, x, y)",
+                       [(y.double().norm().item() + x.double().norm().item(),
+                         "this is the sum of the norms of each tensor's gradient; the statement asks for the norm of "
+                         "all the gradients together (the square root of the sum of all their squares)")])
 
 
 @Q2.check(points=1, public=True)
@@ -332,9 +315,9 @@ def jacobian_of_a_linear_map(sub, ref):
     """f(x) = A x: the Jacobian is A"""
     matrix, x = randn(3, 4, 6), randn(4, 6)
     got = sub.call("jacobian_norm", function="linear", tensor=x, matrix=matrix)
-    close_unless(got, matrix.double().norm().item(), "jacobian_norm(x -> A x, x)",
-                 [((matrix.double() @ x.double()).norm().item(),
-                   "this is the norm of the output f(x), not of the Jacobian of f")])
+    judge.close_unless(got, matrix.double().norm().item(), "jacobian_norm(x -> A x, x)",
+                       [((matrix.double() @ x.double()).norm().item(),
+                         "this is the norm of the output f(x), not of the Jacobian of f")])
 
 
 @Q3.check(points=1, public=True)
@@ -384,7 +367,7 @@ def every_set_with_the_training_statistics(sub, ref):
                                      "the training set's mean and standard deviation (the model never sees the "
                                      "other sets' statistics)"))
         judge.any_of([standardized(data, mean, std), standardized(data, mean, std * (39 / 40) ** 0.5)],
-                     lambda expected: close_unless(got[i][0], expected, what, mistakes, rtol=1e-3, atol=1e-4))
+                     lambda expected: judge.close_unless(got[i][0], expected, what, mistakes, rtol=1e-3, atol=1e-4))
         judge.equal(got[i][1], y[:len(data)], f"normalize ({name} labels, returned unchanged)")
 
 
@@ -397,9 +380,9 @@ def statement_example(sub, ref):
 
 
 def judge_loss_and_accuracy(got, expected, n: int, what="compute_loss_and_accuracy"):
-    close_unless(got["loss"], expected["loss"], f"{what} (loss)",
-                 [(expected["loss"] * n, "the loss is summed over the batch; it must be its mean (divide by the "
-                                         "number of examples)")])
+    judge.close_unless(got["loss"], expected["loss"], f"{what} (loss)",
+                       [(expected["loss"] * n, "the loss is summed over the batch; it must be its mean (divide by the "
+                                               "number of examples)")])
     judge.close(got["accuracy"], expected["accuracy"], f"{what} (accuracy, a fraction in [0, 1])")
     expect_gradients(got["gradients"], expected["gradients"], what)
 
@@ -424,9 +407,9 @@ def norm_of_all_the_gradients(sub, ref):
     """the norm of every parameter's gradient together, after a backward pass"""
     case = {"weights": linear_weights(21, 4, 3, 2), "X": randn(22, 6, 4), "weighting": randn(23, 6, 2)}
     expected = network_gradient_norm(**case)
-    close_unless(sub.call("network_gradient_norm", **case), expected["norm"], "compute_gradient_norm",
-                 [(expected["sum_of_norms"], "this is the sum of the per-parameter norms; the statement asks for "
-                                             "the norm of all the gradients flattened together")])
+    judge.close_unless(sub.call("network_gradient_norm", **case), expected["norm"], "compute_gradient_norm",
+                       [(expected["sum_of_norms"], "this is the sum of the per-parameter norms; the statement asks for "
+                                                   "the norm of all the gradients flattened together")])
 
 
 def judge_steps(got, expected, steps: int, what="training_step"):
@@ -461,8 +444,8 @@ def two_adam_steps(sub, ref):
 
 
 def judge_evaluate(got, expected, n: int):
-    close_unless(got["loss"], expected["loss"], "evaluate (loss)",
-                 [(expected["loss"] * n, "the loss is summed over the examples; it must be their mean")])
+    judge.close_unless(got["loss"], expected["loss"], "evaluate (loss)",
+                       [(expected["loss"] * n, "the loss is summed over the examples; it must be their mean")])
     judge.close(got["accuracy"], expected["accuracy"], "evaluate (accuracy)")
 
 
