@@ -26,9 +26,10 @@ MIN_SECRET_LINE = 12  # shorter solution lines ("return x") are too common to co
 
 
 # What the students' repository never tracks: datasets, training runs, caches.
-STUDENT_GITIGNORE = """data/cache/
-runs/
-build/
+STUDENT_GITIGNORE = """/data/cache/
+/data/*/
+/runs/
+/build/
 __pycache__/
 *.pyc
 .ipynb_checkpoints/

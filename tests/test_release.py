@@ -34,7 +34,7 @@ def test_instructor_secrets_stay_out_and_students_ignore_data_and_runs(bundle):
     assert not list((bundle / "grading" / "assignments").glob("*/manual.py"))  # criteria summarise answers
     assert (bundle / "grading" / "manual.py").exists()  # (the loader: list -v and the report use it)
     ignored = (bundle / ".gitignore").read_text().split()
-    assert "runs/" in ignored and "data/cache/" in ignored
+    assert "/runs/" in ignored and "/data/cache/" in ignored
 
 
 def test_no_hidden_tests_no_reference_no_cache(bundle):
