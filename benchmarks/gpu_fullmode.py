@@ -366,7 +366,8 @@ def times_paragraph(entry, device_name, timed):
         lines.append(f'`BUDGET = "{budget}"`: ' + ", ".join(parts))
     flops = "; ".join(f"{label}: {value / 1e9:,.1f} GFLOP" for label, value in entry["flops_per_step"].items())
     return (TIMES_BEGIN + "\n**How long the full runs take** (`QUICK = False`; the networks' training and sampling "
-            "steps, not the downloads or data loading). " + "; ".join(lines) + ". The T4, A100 and H100 times are *estimates*: "
+            "steps, not the downloads or data loading). " + "; ".join(lines)
+            + ". The T4, A100 and H100 times are *estimates*: "
             f"FLOPs per step counted by `benchmarks/gpu_fullmode.py` with torch.utils.flop_counter ({flops}), "
             "divided by an assumed sustained " + ", ".join(f"{v:g}" for v in ASSUMED_TFLOPS.values())
             + " TFLOP/s (T4, A100, H100), at least " + ", ".join(f"{1e3 * v:g}" for v in STEP_FLOOR_S.values())
