@@ -206,6 +206,16 @@ def as_run(run: Union[None, str, Run]) -> Optional[Run]:
     return Run(str(run))
 
 
+def epochs_to_train(run, n_epochs: int, history: dict, **objects):
+    """(epochs to train, run) for a given training loop: `range(n_epochs)` and None without a run;
+    with one (a name or a `Run`) the epochs left, checkpointed after each, resumed or loaded when
+    the cell runs again. `objects` are what a checkpoint saves (model=..., optimizer=...)."""
+    if run is None:
+        return range(n_epochs), None
+    run = as_run(run)
+    return run.epochs(n_epochs, history, **objects), run
+
+
 def artifact_path(name: str) -> Path:
     """Where a file shared between notebooks lives: `<runs folder>/artifacts/<name>`."""
     return runs_root() / "artifacts" / name

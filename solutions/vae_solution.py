@@ -25,6 +25,15 @@ from torch.utils.data import DataLoader
 from torchvision import datasets, transforms
 from tqdm.auto import tqdm
 
+try:  # given: training runs that survive a disconnect, opt-in torch.compile (solutions/runs.py)
+    from runs import compiled, epochs_to_train
+except ImportError:  # this file on its own (as the grader imports it): no checkpoint, nothing compiled
+    def compiled(module):
+        return module
+
+    def epochs_to_train(run, n_epochs, history, **objects):
+        return range(n_epochs), None
+
 
 def fix_experiment_seed(seed=0):
     random.seed(seed)
@@ -339,7 +348,7 @@ def train_epoch(model, optimizer, images, batch_size=train_batch_size, scaler=No
     if scaler is None:
         dtype, scaler = mixed_precision(images.device)
     model.train()
-    network = _compiled(model)  # `model` itself unless $KIT_COMPILE=1
+    network = compiled(model)  # `model` itself unless $KIT_COMPILE=1
     inner = run.take_inner() if run is not None else None
     steps = images.shape[0] // batch_size
     if inner is None:
@@ -353,15 +362,6 @@ def train_epoch(model, optimizer, images, batch_size=train_batch_size, scaler=No
         if run is not None:
             run.step(lambda: {"order": order, "step": step + 1, "total": total})
     return (total / max(steps, 1)).item()
-
-
-def _compiled(module):
-    """`module`, or torch.compile(module) when $KIT_COMPILE=1 (opt-in: see solutions/runs.py)."""
-    try:
-        from runs import compiled
-    except ImportError:
-        return module
-    return compiled(module)
 
 
 if __name__ == "__main__":
