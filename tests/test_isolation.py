@@ -10,9 +10,10 @@ import subprocess
 import sys
 
 import pytest
+from test_hostile import PRINT_INPUTS
 from test_sandbox import READABLE_PYTHON, _private_kit_copy
 
-from conftest import reference_source
+from conftest import reference_source, replace_solution
 from grading import identities
 
 TOKEN = f"kit-token-{os.getpid()}"  # (one per test process: xdist runs the two tests at once)
@@ -112,3 +113,35 @@ def test_students_never_meet_at_the_uid_level(tmp_path):
     assert leftovers() == []
     assert all(identities.processes_of(uid) == [] for uid in range(identities.FIRST_UID, identities.FIRST_UID + 8))
     assert not any(TOKEN in name for folder in ("/tmp", "/dev/shm", "/var/tmp") for name in os.listdir(folder))
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not os.path.exists(READABLE_PYTHON), reason="the uid level needs root")
+def test_hostile_submissions_at_the_uid_level_score_what_they_deserve(tmp_path):
+    """A few of the hostile suite's cases again, graded at the uid level through `batch`: what the
+    parent verifies does not depend on the level, what the sandbox blocks must be blocked here too."""
+    kit = _private_kit_copy(tmp_path)
+    reference = reference_source("trainer")
+    cases = {
+        "kill_the_grader": (replace_solution(reference, "training_step", "import os, signal\n"
+                                             "os.kill(os.getppid(), signal.SIGKILL)\nos.kill(1, signal.SIGKILL)"),
+                            "29/35"),  # Q10 (6 points) only: its kills fail
+        "read_the_kit": (replace_solution(reference, "gradient_norm",
+                                          f"return float(len(open('{kit}/solutions/trainer_solution.py').read()))"),
+                         "32/35"),
+        "forge_the_pipe": (reference + "\nimport os\n"
+                                       "os.write(4, b'\\x08' + b'\\x00' * 7 + b'KITW\\x00\\x00\\x00\\x00')\n", "0/35"),
+        "wrong_with_prints": (replace_solution(reference, "gradient_norm", PRINT_INPUTS), "32/35"),
+    }
+    students = tmp_path / "students"
+    for name, (source, _) in cases.items():
+        (students / name).mkdir(parents=True)
+        (students / name / "trainer_solution.py").write_text(source)
+    packages = [p for p in sys.path if p.endswith("site-packages")]
+    environment = dict(os.environ, PYTHONPATH=os.pathsep.join([str(kit), *packages]))
+    run = subprocess.run([READABLE_PYTHON, "-m", "grading", "batch", "trainer", str(students), "--csv",
+                          str(tmp_path / "grades.csv"), "--sandbox", "uid"],
+                         cwd=kit, env=environment, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    scored = dict(line.split()[:2] for line in run.stdout.splitlines() if line.split()[:1] and line.split()[0] in cases)
+    assert scored == {name: expected for name, (_, expected) in cases.items()}, run.stdout
+    assert all(identities.processes_of(uid) == [] for uid in range(identities.FIRST_UID, identities.FIRST_UID + 8))
