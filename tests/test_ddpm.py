@@ -77,16 +77,7 @@ RANDOM_ORDER_EDITS = [
 
 # (question, function, wrong body, words the public checks' message must hold)
 COMMON_MISTAKES = [
-    ("Q1", "linear_beta_schedule", """
-        betas = linear_beta_schedule(beta_start, beta_end, T)
-        alphas = 1.0 - betas
-        sqrt_recip_alphas = torch.rsqrt(alphas)
-        alphas_cumprod = torch.cumprod(alphas, dim=0)
-        sqrt_alphas_cumprod = alphas_cumprod.sqrt()
-        sqrt_one_minus_alphas_cumprod = (1.0 - alphas_cumprod).sqrt()
-        alphas_cumprod_prev = F.pad(alphas_cumprod[:-1], (1, 0), value=0.0)
-        posterior_variance = betas * (1.0 - alphas_cumprod_prev) / (1.0 - alphas_cumprod)
-        """, ["alphas_cumprod_prev", "pad", "with 1"]),
+    ("Q1", "linear_beta_schedule", WRONG_VARIANTS[0][2], ["alphas_cumprod_prev", "pad", "with 1"]),
     ("Q2", "q_sample", """
         if noise is None:
             noise = torch.randn_like(x_start)
