@@ -76,17 +76,18 @@ def readable_as(uid: int, paths) -> list:
 
 
 def processes_of(uid: int) -> list:
-    """PIDs whose real or effective user is `uid`."""
+    """PIDs of live processes whose real or effective user is `uid` (zombies are already dead:
+    they only wait for their parent to read their status)."""
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             with open(f"/proc/{entry}/status") as status:
-                uids = next(line for line in status if line.startswith("Uid:")).split()[1:3]
-        except (OSError, StopIteration):
+                fields = dict(line.split(":", 1) for line in status if ":" in line)
+        except OSError:
             continue
-        if str(uid) in uids:
+        if str(uid) in fields.get("Uid", "").split()[:2] and not fields.get("State", "").strip().startswith("Z"):
             found.append(int(entry))
     return found
 
